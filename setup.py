@@ -1,0 +1,42 @@
+"""symzoo: a Keras 3 model zoo for symmetry discovery with fully-connected layers."""
+
+import pathlib
+import re
+
+from setuptools import find_packages, setup
+
+HERE = pathlib.Path(__file__).parent
+VERSION = re.search(
+    r'__version__ = "([^"]+)"', (HERE / "symzoo" / "__init__.py").read_text()
+).group(1)
+
+setup(
+    name="symzoo",
+    version=VERSION,
+    description=(
+        "Keras 3 model zoo for symmetry discovery: dense layers that learn "
+        "invariance and equivariance through parameter-sharing penalties."
+    ),
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["symzoo", "symzoo.*"]),
+    package_data={"symzoo": ["tuning/spaces/*.json", "models/weights_manifest.json"]},
+    python_requires=">=3.10",
+    install_requires=[
+        "numpy>=1.26",
+        "tensorflow>=2.16,<2.22",
+        "keras>=3.10,<4",
+        "keras-tuner>=1.4.7,<1.5",
+        "tensorflow-datasets>=4.9,<5",
+        "matplotlib>=3.8",
+    ],
+    extras_require={
+        "test": ["pytest>=8", "pytest-timeout>=2"],
+        "jax": ["jax>=0.4.30"],
+    },
+    entry_points={"console_scripts": ["symzoo=symzoo.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)
