@@ -1,0 +1,140 @@
+"""ClassTranslationDense: one full-image template per class and translation."""
+
+import math
+
+import keras
+from keras import ops
+
+from symzoo import _validation
+from symzoo.layers.base import PenalizedLayer
+
+
+@keras.saving.register_keras_serializable(package="symzoo")
+class ClassTranslationDense(PenalizedLayer):
+    """Class scores as the mean over translations of activated dense responses.
+
+    The layer holds, for each class k and each translation (i, j) on a grid of
+    stride s, a full-image weight W[k, i, j] of the input's shape. It is an
+    ordinary fully-connected layer: nothing ties W[k, i, j] to W[k, i', j']
+    except the `sharing` penalty, which is how translation symmetry is
+    *discovered* rather than built in.
+
+        score[n, k] = mean_{i, j} act( Σ_{m, p} W[k, i, j, m, p] · x[n, m, p] )
+
+    For 1D inputs drop j and p. The scores are returned before any softmax.
+
+    Args:
+        num_classes: C, the number of classes (> 0).
+        strides: s, or (s, s') for 2D inputs: there are d/s (and d'/s')
+            translations per class. d must be divisible by s.
+        activation: the activation `act` (a Keras activation name or callable).
+            Default ``"elu"`` (the report's best on Blob1D).
+        sharing: optional parameter-sharing penalty on the kernel, typically
+            `symzoo.regularizers.OffsetSharing((b, b'))`.
+        sparsity: optional sparsity penalty on the kernel.
+        kernel_initializer: initializer of W. Default: truncated normal with
+            standard deviation 1/sqrt(d·d') (LeCun over the inner product).
+
+    Input shape:
+        (N, d) or (N, d, d').
+    Output shape:
+        (N, C).
+    Kernel shape:
+        (C, d/s, d) for 1D inputs, (C, d/s, d'/s', d, d') for 2D inputs.
+    """
+
+    def __init__(
+        self,
+        num_classes,
+        strides=1,
+        activation="elu",
+        sharing=None,
+        sparsity=None,
+        kernel_initializer=None,
+        **kwargs,
+    ):
+        super().__init__(sharing=sharing, sparsity=sparsity, **kwargs)
+        self.num_classes = _validation.positive_int("num_classes", num_classes)
+        if isinstance(strides, int) and not isinstance(strides, bool):
+            strides = (strides,)
+        self.strides = _validation.int_tuple("strides", strides)
+        if len(self.strides) not in (1, 2) or min(self.strides) <= 0:
+            raise ValueError(
+                "Expected `strides` to be a positive integer or a tuple of one or two "
+                f"positive integers. Received: strides={strides!r}"
+            )
+        self.activation = keras.activations.get(activation)
+        self.kernel_initializer = (
+            keras.initializers.get(kernel_initializer)
+            if kernel_initializer is not None
+            else None
+        )
+        self.input_spec = keras.layers.InputSpec(min_ndim=2, max_ndim=3)
+
+    def _grid(self, spatial):
+        strides = self.strides
+        if len(strides) == 1:
+            strides = strides * len(spatial)
+        if len(strides) != len(spatial):
+            raise ValueError(
+                f"Expected `strides` to have {len(spatial)} entries for inputs with "
+                f"spatial shape {spatial}. Received: strides={self.strides}"
+            )
+        for d, s in zip(spatial, strides):
+            if d % s:
+                raise ValueError(
+                    f"Expected every input size to be divisible by its stride. "
+                    f"Received: input size {d} with strides={self.strides} "
+                    f"(input spatial shape {spatial})"
+                )
+        return tuple(d // s for d, s in zip(spatial, strides))
+
+    def build(self, input_shape):
+        spatial = tuple(input_shape[1:])
+        if len(spatial) not in (1, 2) or any(d is None for d in spatial):
+            raise ValueError(
+                "Expected inputs of shape (N, d) or (N, d, d') with known d, d'. "
+                f"Received: input_shape={tuple(input_shape)}"
+            )
+        translations = self._grid(spatial)
+        shape = (self.num_classes, *translations, *spatial)
+        self._validate_penalties(shape)
+        initializer = self.kernel_initializer or keras.initializers.TruncatedNormal(
+            stddev=1.0 / math.sqrt(math.prod(spatial))
+        )
+        self.kernel = self.add_weight(
+            name="kernel", shape=shape, initializer=initializer, trainable=True
+        )
+        self._spatial = spatial
+        self._translations = translations
+        self.input_spec = keras.layers.InputSpec(
+            ndim=len(input_shape), axes={i + 1: d for i, d in enumerate(spatial)}
+        )
+
+    @property
+    def num_translations(self):
+        return math.prod(self._translations)
+
+    def call(self, inputs):
+        self._add_penalties(self.kernel)
+        features = math.prod(self._spatial)
+        x = ops.reshape(inputs, (-1, features))
+        w = ops.reshape(self.kernel, (self.num_classes * self.num_translations, features))
+        z = ops.einsum("nf,tf->nt", ops.cast(x, w.dtype), w)
+        z = ops.reshape(self.activation(z), (-1, self.num_classes, self.num_translations))
+        return ops.mean(z, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.num_classes)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_classes": self.num_classes,
+            "strides": list(self.strides),
+            "activation": keras.activations.serialize(self.activation),
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer)
+            if self.kernel_initializer is not None
+            else None,
+            **self.penalty_config(),
+        }

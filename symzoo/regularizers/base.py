@@ -1,0 +1,80 @@
+"""Base class of symzoo's penalties."""
+
+import keras
+from keras import ops
+
+from symzoo import _validation
+
+REDUCTIONS = ("sum", "mean")
+
+
+class Penalty(keras.regularizers.Regularizer):
+    """A scalar penalty on a layer's kernel, added to the model's losses.
+
+    A penalty is a serializable Keras regularizer: ``penalty(kernel)`` returns a
+    scalar tensor. Symzoo layers take penalties as ``sharing=`` / ``sparsity=``
+    and add them with ``add_loss`` on every call, so they appear in
+    ``model.losses``; `symzoo.models.SymzooModel` logs each under `name`.
+
+    Reductions:
+        ``"sum"`` adds up the per-weight (or per-pair) terms, which is how the
+        report writes its penalties (Σ ...). ``"mean"`` divides that sum by the
+        number of terms, which makes the strength independent of the kernel's
+        size. See each subclass for its default.
+
+    Args:
+        strength: the factor in front of the penalty (λ or α); must be ≥ 0.
+        reduction: ``"sum"`` or ``"mean"``.
+    """
+
+    name = "penalty"
+    default_reduction = "sum"
+
+    def __init__(self, strength, reduction=None):
+        self.strength = _validation.non_negative_float(self._strength_arg, strength)
+        if reduction is None:
+            reduction = self.default_reduction
+        self.reduction = _validation.one_of("reduction", reduction, REDUCTIONS)
+
+    _strength_arg = "strength"
+
+    def validate(self, kernel_shape):
+        """Raises a ValueError if the penalty cannot apply to `kernel_shape`."""
+
+    def terms(self, kernel):
+        """Returns ``(sum_of_terms, number_of_terms)`` before the strength."""
+        raise NotImplementedError
+
+    def __call__(self, kernel):
+        total, count = self.terms(kernel)
+        if self.reduction == "mean":
+            total = total / float(max(count, 1))
+        return ops.multiply(ops.cast(self.strength, total.dtype), total)
+
+    def get_config(self):
+        return {self._strength_arg: self.strength, "reduction": self.reduction}
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self.get_config() == other.get_config()
+
+    def __hash__(self):
+        return hash((type(self).__name__, tuple(sorted(self.get_config().items()))))
+
+
+def get(identifier, arg_name="penalty"):
+    """Returns a `Penalty` from an instance, a config dict or None."""
+    if identifier is None or isinstance(identifier, Penalty):
+        return identifier
+    if isinstance(identifier, dict):
+        obj = keras.saving.deserialize_keras_object(identifier)
+        if isinstance(obj, Penalty):
+            return obj
+    raise ValueError(
+        f"Expected `{arg_name}` to be a symzoo penalty (e.g. "
+        f"symzoo.regularizers.OffsetSharing(...)), its serialized config, or None. "
+        f"Received: {arg_name}={identifier!r}"
+    )

@@ -1,0 +1,68 @@
+"""Sparsity penalties: plain L1 and the report's sigmoid penalty for sets."""
+
+import keras
+from keras import ops
+
+from symzoo import _validation
+from symzoo.regularizers.base import Penalty
+
+
+def _size(kernel):
+    count = 1
+    for s in kernel.shape:
+        count *= int(s)
+    return count
+
+
+@keras.saving.register_keras_serializable(package="symzoo")
+class L1Sparsity(Penalty):
+    """α · Σ |θ| (``"sum"``, default) or α · mean |θ| (``"mean"``).
+
+    Args:
+        alpha: α ≥ 0.
+        reduction: ``"sum"`` or ``"mean"``.
+    """
+
+    name = "l1_sparsity"
+    _strength_arg = "alpha"
+
+    def __init__(self, alpha, reduction=None):
+        super().__init__(alpha, reduction)
+
+    @property
+    def alpha(self):
+        return self.strength
+
+    def terms(self, kernel):
+        return ops.sum(ops.abs(kernel)), _size(kernel)
+
+
+@keras.saving.register_keras_serializable(package="symzoo")
+class SigmoidSparsity(Penalty):
+    """α · Σ σ(sharpness · θ): the report's set penalty, 0.01 · Σ σ(100 θ).
+
+    A smooth count of the positive weights: each weight well above 0 costs α,
+    each weight well below 0 costs nothing.
+
+    Args:
+        alpha: α ≥ 0 (the report: 0.01).
+        sharpness: the slope of the sigmoid (> 0; the report: 100).
+        reduction: ``"sum"`` (default) or ``"mean"``.
+    """
+
+    name = "sigmoid_sparsity"
+    _strength_arg = "alpha"
+
+    def __init__(self, alpha, sharpness=100.0, reduction=None):
+        super().__init__(alpha, reduction)
+        self.sharpness = _validation.positive_float("sharpness", sharpness)
+
+    @property
+    def alpha(self):
+        return self.strength
+
+    def terms(self, kernel):
+        return ops.sum(ops.sigmoid(self.sharpness * kernel)), _size(kernel)
+
+    def get_config(self):
+        return {**super().get_config(), "sharpness": self.sharpness}
