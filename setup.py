@@ -29,10 +29,12 @@ setup(
         "keras-tuner>=1.4.7,<1.5",
         "tensorflow-datasets>=4.9,<5",
         "matplotlib>=3.8",
+        "importlib_resources>=5",
     ],
     extras_require={
         "test": ["pytest>=8", "pytest-timeout>=2"],
         "jax": ["jax>=0.4.30"],
+        "torch": ["torch>=2.4"],
     },
     entry_points={"console_scripts": ["symzoo=symzoo.cli:main"]},
     classifiers=[
