@@ -1,0 +1,281 @@
+"""The zoo's registry: one `ModelSpec` per model, and the shared private builder.
+
+Every zoo constructor is a thin function over `build_model` (the pattern of
+``keras.applications``): it validates ``weights`` first, merges the
+hyperparameters with the model's module-level ``DEFAULTS``, builds the
+functional `SymzooModel`, loads weights and compiles it for its task.
+
+The order of `NAMES` is the order of ``symzoo.models.list()``.
+"""
+
+import dataclasses
+import numbers
+import re
+from typing import Callable, Optional
+
+from symzoo import _validation
+
+NAMES = (
+    "set_sum",
+    "deepsets",
+    "blob1d_translation",
+    "cnn1d",
+    "blob2d_translation",
+    "cnn2d",
+    "mnist_translation",
+    "mnist_cnn",
+    "graph_degree",
+    "gcn",
+    "gin",
+)
+
+TASKS = ("regression", "classification", "node_regression")
+
+# Task -> (loss, metric names); node_regression metrics are built in `task_metrics`.
+_TASK_LOSSES = {
+    "regression": "mae",
+    "classification": "sparse_categorical_crossentropy",
+    "node_regression": "mse",
+}
+
+_REGISTRY = {}
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """Everything the training / reproduce / tuning code needs about a zoo model.
+
+    Attributes:
+        name: the zoo name (``symzoo.models.list()``).
+        builder: the constructor, ``builder(weights=None, compile=True, ...)``.
+        dataset: the `symzoo.datasets.load` name of its data set.
+        dataset_kwargs: keyword arguments for `symzoo.datasets.load` (the
+            generators' defaults are the report's sizes, so usually empty).
+        task: ``"regression"``, ``"classification"`` or ``"node_regression"``;
+            fixes the loss and the metrics (see `task_loss`, `task_metrics`).
+        epochs, batch_size: training defaults that finish in minutes on 2 CPU
+            cores.
+        learning_rate: the constructor's default Adam learning rate.
+        report_metric: the key of the report's figure in an evaluation on the
+            test split, e.g. ``"test_accuracy"`` (``"test_" +`` a key of
+            `symzoo.metrics.evaluate_task`).
+        report_value: the report's figure, or None where it gives none.
+        description: one line.
+        input_shape, output_shape: the I/O contract, without the batch axis.
+        hyperparameters: the constructor's default hyperparameters (a copy of
+            the module's ``DEFAULTS`` entry, learning rate excluded).
+    """
+
+    name: str
+    builder: Callable
+    dataset: str
+    dataset_kwargs: dict = dataclasses.field(default_factory=dict, hash=False)
+    task: str = "classification"
+    epochs: int = 10
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    report_metric: str = "test_accuracy"
+    report_value: Optional[float] = None
+    description: str = ""
+    input_shape: tuple = ()
+    output_shape: tuple = ()
+    hyperparameters: dict = dataclasses.field(default_factory=dict, hash=False)
+
+    def __post_init__(self):
+        _validation.one_of("task", self.task, TASKS)
+        _validation.positive_int("epochs", self.epochs)
+        _validation.positive_int("batch_size", self.batch_size)
+        _validation.positive_float("learning_rate", self.learning_rate)
+        if not callable(self.builder):
+            raise ValueError(
+                f"Expected `builder` to be callable. Received: builder={self.builder!r}"
+            )
+
+    @property
+    def loss(self):
+        return task_loss(self.task)
+
+
+def task_loss(task):
+    """The loss the zoo compiles a model of ``task`` with."""
+    return _TASK_LOSSES[_validation.one_of("task", task, TASKS)]
+
+
+def task_metrics(task):
+    """Fresh metric objects/names the zoo compiles a model of ``task`` with."""
+    _validation.one_of("task", task, TASKS)
+    if task == "regression":
+        return ["mae"]
+    if task == "classification":
+        return ["accuracy"]
+    from symzoo.metrics import NodeDegreeAccuracy
+
+    return [NodeDegreeAccuracy()]
+
+
+def register(spec):
+    """Adds ``spec`` to the registry (its name must be in `NAMES`)."""
+    if not isinstance(spec, ModelSpec):
+        raise ValueError(f"Expected a ModelSpec. Received: spec={spec!r}")
+    _validation.one_of("name", spec.name, NAMES)
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def names():
+    """The names of the zoo's models, in a stable order."""
+    return [n for n in NAMES if n in _REGISTRY]
+
+
+def _unknown(name):
+    return ValueError(
+        f"Unknown zoo model. Expected `name` to be one of {names()}. "
+        f"Received: name={name!r}"
+    )
+
+
+def spec(name):
+    """The `ModelSpec` of the zoo model ``name``."""
+    if not isinstance(name, str) or name not in _REGISTRY:
+        raise _unknown(name)
+    return _REGISTRY[name]
+
+
+def get(name):
+    """The constructor of the zoo model ``name``."""
+    return spec(name).builder
+
+
+def _check_seed(seed):
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(
+            f"Expected `seed` to be None or a non-negative integer. Received: seed={seed!r}"
+        )
+    return int(seed)
+
+
+def merge_hyperparameters(name, defaults, hyperparameters):
+    """``defaults`` (without ``learning_rate``) updated by ``hyperparameters``.
+
+    Unknown keys raise a TypeError listing the accepted ones.
+    """
+    accepted = {k: v for k, v in defaults.items() if k != "learning_rate"}
+    unknown = sorted(set(hyperparameters) - set(accepted))
+    if unknown:
+        raise TypeError(
+            f"{name}() got unexpected hyperparameter(s) {unknown}. Expected some of "
+            f"{sorted(accepted)} (plus weights, compile, learning_rate, seed)."
+        )
+    return {**accepted, **hyperparameters}
+
+
+def build_model(
+    name,
+    defaults,
+    architecture,
+    *,
+    weights=None,
+    compile=True,
+    learning_rate=None,
+    seed=None,
+    hyperparameters=None,
+):
+    """The private builder shared by every zoo constructor.
+
+    Args:
+        name: the zoo name.
+        defaults: the model's ``DEFAULTS`` entry (hyperparameters and
+            ``learning_rate``).
+        architecture: ``architecture(**hyperparameters) -> SymzooModel``,
+            uncompiled, named ``name``.
+        weights: None, ``"pretrained"`` or a path (see `symzoo.models.weights`).
+        compile: whether to compile with Adam, the task's loss and metrics.
+        learning_rate: Adam's learning rate (default ``defaults["learning_rate"]``).
+        seed: optional integer; calls ``keras.utils.set_random_seed(seed)``
+            before building, so the initial weights are reproducible.
+        hyperparameters: the caller's keyword arguments.
+    """
+    from symzoo.models import weights as weights_lib
+
+    # 1. weights first: nothing is built for an invalid argument.
+    source = weights_lib.resolve(weights, name)
+    # 2. the other arguments.
+    user_hp = dict(hyperparameters or {})
+    hp = merge_hyperparameters(name, defaults, user_hp)
+    if learning_rate is None:
+        learning_rate = defaults["learning_rate"]
+    learning_rate = _validation.positive_float("learning_rate", learning_rate)
+    if not isinstance(compile, bool):
+        raise ValueError(
+            f"Expected `compile` to be True or False. Received: compile={compile!r}"
+        )
+    seed = _check_seed(seed)
+    model_spec = spec(name)
+
+    import keras
+
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+
+    if source.kind == "pretrained":
+        loaded, manifest = weights_lib.load_pretrained(
+            name,
+            source,
+            input_shape=model_spec.input_shape,
+            output_shape=model_spec.output_shape,
+        )
+        if not user_hp:
+            model = loaded
+        else:
+            # New hyperparameters on the pretrained weights (e.g. another λ to
+            # fine-tune with): the saved hyperparameters are the base.
+            saved = manifest.get("hyperparameters") or {}
+            base = merge_hyperparameters(
+                name, defaults, {k: v for k, v in saved.items() if k in hp}
+            )
+            model = architecture(**{**base, **user_hp})
+            weights_lib.transfer_weights(loaded, model, name)
+    else:
+        model = architecture(**hp)
+        if source.kind == "path":
+            weights_lib.load_weights_file(model, source.path, name)
+
+    if compile:
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+            loss=task_loss(model_spec.task),
+            metrics=task_metrics(model_spec.task),
+        )
+    return model
+
+
+def format_docstring(function, defaults):
+    """Replaces ``{key}`` in ``function.__doc__`` by ``repr(defaults[key])``.
+
+    Keeps the documented defaults equal to the ``DEFAULTS`` table; braces
+    around anything that is not a key of ``defaults`` are left alone.
+    """
+    if function.__doc__:  # None under python -OO
+        function.__doc__ = re.sub(
+            r"\{(\w+)\}",
+            lambda m: repr(defaults[m.group(1)]) if m.group(1) in defaults else m.group(0),
+            function.__doc__,
+        )
+    return function
+
+
+__all__ = [
+    "NAMES",
+    "TASKS",
+    "ModelSpec",
+    "build_model",
+    "get",
+    "merge_hyperparameters",
+    "names",
+    "register",
+    "spec",
+    "task_loss",
+    "task_metrics",
+]
