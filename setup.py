@@ -20,7 +20,7 @@ setup(
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["symzoo", "symzoo.*"]),
-    package_data={"symzoo": ["tuning/spaces/*.json", "models/weights_manifest.json"]},
+    package_data={"symzoo": ["tuning/spaces/*.json"]},
     python_requires=">=3.10",
     install_requires=[
         "numpy>=1.26",

@@ -247,8 +247,21 @@ def build_model(
             optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
             loss=task_loss(model_spec.task),
             metrics=task_metrics(model_spec.task),
+            jit_compile=_jit_compile(name),
         )
     return model
+
+
+def _jit_compile(name):
+    """XLA for the big translation layers on TensorFlow.
+
+    Keras turns XLA off on CPU-only TensorFlow ("auto"); for `ClassTranslationDense`
+    it fuses the penalty and the optimizer update and halves the step time on CPU
+    (benchmarks/mnist_translation_speed.py). Other backends keep Keras' choice.
+    """
+    if keras.backend.backend() == "tensorflow" and name.endswith("_translation"):
+        return True
+    return "auto"
 
 
 def format_docstring(function, defaults):
