@@ -259,6 +259,8 @@ def _jit_compile(name):
     it fuses the penalty and the optimizer update and halves the step time on CPU
     (benchmarks/mnist_translation_speed.py). Other backends keep Keras' choice.
     """
+    import keras
+
     if keras.backend.backend() == "tensorflow" and name.endswith("_translation"):
         return True
     return "auto"
