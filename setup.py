@@ -29,6 +29,7 @@ setup(
         "keras-tuner>=1.4.7,<1.5",
         "tensorflow-datasets>=4.9,<5",
         "matplotlib>=3.8",
+        "tensorboard>=2.16",
         "importlib_resources>=5",
     ],
     extras_require={

@@ -69,7 +69,7 @@ def main(argv=None):
         model = build(offsets, lam, reduction, optimizer, args.learning_rate)
         start = time.time()
         hist = model.fit(*data.train, batch_size=128, epochs=args.epochs, verbose=0)
-        _, acc = model.evaluate(*data.test, batch_size=500, verbose=0)
+        acc = model.evaluate(*data.test, batch_size=500, verbose=0, return_dict=True)["accuracy"]
         pen = hist.history.get("offset_sharing", [0.0])[-1]
         row = dict(
             offsets=list(offsets), lam=lam, reduction=reduction, optimizer=optimizer,
@@ -79,7 +79,7 @@ def main(argv=None):
         rows.append(row)
         print(
             f"{str(offsets):8} {lam:<8g} {reduction:9} {optimizer:9} {acc:.4f}    "
-            f"{pen:<9.4g} {row['seconds']:.0f}",
+            f"{pen:<9.4g} {row['seconds']:.0f}  train_acc={hist.history['accuracy'][-1]:.4f}",
             flush=True,
         )
     if args.json:

@@ -81,15 +81,11 @@ def test_specs_match_the_report():
         assert spec.builder is models.get(name) is getattr(models, name)
         assert isinstance(spec.dataset_kwargs, dict) and spec.description
         assert spec.epochs > 0 and spec.batch_size > 0
-    assert (models.spec("set_sum").epochs, models.spec("set_sum").batch_size) == (100, 64)
-    blob1d = models.spec("blob1d_translation")
-    assert (blob1d.epochs, blob1d.batch_size) == (60, 128)
-    assert models.spec("blob2d_translation").epochs == 30
-    assert models.spec("mnist_translation").epochs == 10
-    assert models.spec("gcn").epochs == 50
-    # The spec's learning rate is the constructor's default.
-    assert models.spec("mnist_translation").learning_rate == 1e-3
-    assert models.spec("blob1d_translation").learning_rate == 1e-2
+    # The spec's learning rate is the constructor's default (one DEFAULTS table).
+    from symzoo.models import translation
+
+    for name in ("blob1d_translation", "mnist_translation"):
+        assert models.spec(name).learning_rate == translation.DEFAULTS[name]["learning_rate"]
     assert models.spec("mnist_translation").hyperparameters["offsets"] == (16, 4)
     with pytest.raises(dataclasses.FrozenInstanceError):
         models.spec("gcn").epochs = 3

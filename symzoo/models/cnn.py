@@ -158,13 +158,13 @@ for _fn in (cnn1d, cnn2d, mnist_cnn):
     registry.format_docstring(_fn, DEFAULTS[_fn.__name__])
 
 for _name, _fn, _dataset, _epochs, _value, _in, _out, _description in (
-    ("cnn1d", cnn1d, "blob1d", 60, 0.65, (10,), (5,), "Blob1D: 1D CNN baseline."),
-    ("cnn2d", cnn2d, "blob2d", 30, None, (10, 10), (3,), "Blob2D: 2D CNN baseline."),
+    ("cnn1d", cnn1d, "blob1d", 20, 0.65, (10,), (5,), "Blob1D: 1D CNN baseline."),
+    ("cnn2d", cnn2d, "blob2d", 10, None, (10, 10), (3,), "Blob2D: 2D CNN baseline."),
     (
         "mnist_cnn",
         mnist_cnn,
         "padded_mnist",
-        10,
+        3,
         0.8804,
         (56, 56),
         (10,),

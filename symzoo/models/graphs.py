@@ -397,7 +397,7 @@ for _fn in (graph_degree, gcn, gin):
 _COMMON = dict(
     dataset="graph_degree",
     task="node_regression",
-    epochs=50,
+    epochs=20,
     batch_size=128,
     report_metric="test_node_accuracy",
     input_shape=(NUM_NODES, NUM_NODES),

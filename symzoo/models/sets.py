@@ -152,7 +152,7 @@ registry.format_docstring(deepsets, DEFAULTS["deepsets"])
 _COMMON = dict(
     dataset="set_sum",
     task="regression",
-    epochs=100,
+    epochs=40,
     batch_size=64,
     report_metric="test_l1",
     input_shape=(SET_SIZE,),
