@@ -1,0 +1,452 @@
+"""`symzoo reproduce`: re-run every experiment of the report and write its results.
+
+Each row of the report's tables is an `Experiment`: a zoo model, the hyperparameters of that
+row, the metric, and the report's figure. `reproduce()` trains each over several seeds with
+`symzoo.training.train`, evaluates on the test split, and writes, for each zoo model:
+
+* ``models/<name>/results.json``: per row the metric, mean, std, per-seed values, seeds,
+  data seed, epochs, wall time and the report's figure;
+* ``models/<name>/results.md``: the same as a Markdown table;
+* ``models/<name>/*.png``: weight heatmaps (the report's figures) and dataset samples;
+* ``models/<name>/README.md``: the model card;
+* ``saved_models/<name>/``: the trained model of the model's default row (seed 0) as
+  ``model.keras`` + a TF SavedModel + ``manifest.json`` (sha256 of every file, data seed,
+  test metric);
+
+and one results table between the markers ``<!-- results:start -->`` and
+``<!-- results:end -->`` in the top-level README.
+
+``--quick`` trains on tiny data for one epoch and writes under ``runs/quick/`` (never over the
+committed results) unless ``--out`` says otherwise.
+"""
+
+import dataclasses
+import json
+import os
+import pathlib
+import sys
+import time
+
+import numpy as np
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+README_START = "<!-- results:start -->"
+README_END = "<!-- results:end -->"
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    """One row of the report: a zoo model with the hyperparameters of that row."""
+
+    row: str
+    model: str
+    label: str
+    metric: str  # key of symzoo.metrics.evaluate_task's dict
+    report: float | None = None
+    model_kwargs: dict = dataclasses.field(default_factory=dict)
+    epochs: int | None = None  # None: the zoo spec's default
+    max_seeds: int | None = None  # cap on seeds (MNIST-56 is expensive on CPU)
+    default: bool = False  # the row whose model ships in saved_models/<model>/
+    note: str = ""
+
+
+EXPERIMENTS = (
+    Experiment("set_sum", "set_sum", "SetLinearSum, 0.01·Σσ(100θ)", "l1", 0.032, default=True),
+    Experiment("deepsets", "deepsets", "DeepSets baseline", "l1", 0.015, default=True),
+    Experiment("blob1d_sigmoid", "blob1d_translation", "MLP, sigmoid", "accuracy", 0.5726,
+               {"activation": "sigmoid"}),
+    Experiment("blob1d_tanh", "blob1d_translation", "MLP, tanh", "accuracy", 0.636,
+               {"activation": "tanh"}),
+    Experiment("blob1d_elu", "blob1d_translation", "MLP, ELU", "accuracy", 0.783,
+               {"activation": "elu"}, default=True),
+    Experiment("blob1d_elu_l1", "blob1d_translation", "MLP, ELU + L1", "accuracy", 0.81,
+               {"activation": "elu", "l1": 1e-4}),
+    Experiment("cnn1d", "cnn1d", "CNN baseline", "accuracy", 0.65, default=True),
+    Experiment("blob2d", "blob2d_translation", "MLP, ELU", "accuracy", 1.0, default=True),
+    Experiment("cnn2d", "cnn2d", "CNN baseline", "accuracy", None, default=True),
+    Experiment("mnist_0_0", "mnist_translation", "MLP, (b, b') = (0, 0)", "accuracy", 0.66,
+               {"offsets": (0, 0), "lam": 0.0}, max_seeds=1),
+    Experiment("mnist_16_4", "mnist_translation", "MLP, (b, b') = (16, 4)", "accuracy", 0.8368,
+               {"offsets": (16, 4)}, max_seeds=1, default=True),
+    Experiment("mnist_8_4", "mnist_translation", "MLP, (b, b') = (8, 4)", "accuracy", 0.829,
+               {"offsets": (8, 4)}, max_seeds=1),
+    Experiment("mnist_16_2", "mnist_translation", "MLP, (b, b') = (16, 2)", "accuracy", 0.8216,
+               {"offsets": (16, 2)}, max_seeds=1),
+    Experiment("mnist_1_2", "mnist_translation", "MLP, (b, b') = (1, 2) = (b, s·b)", "accuracy",
+               None, {"offsets": (1, 2)}, max_seeds=1,
+               note="b' = s·b: a true stride-2 translation (not in the report)"),
+    Experiment("mnist_cnn", "mnist_cnn", "CNN baseline", "accuracy", 0.8804, max_seeds=1,
+               default=True),
+    Experiment("graph_degree", "graph_degree", "GraphRowSum (10×10, ReLU, row sum)",
+               "node_accuracy", 1.0, default=True),
+    Experiment("gcn", "gcn", "two-layer GCN 1→10→1", "node_accuracy", 0.5769, default=True),
+    Experiment("gin", "gin", "GIN (sum aggregation)", "node_accuracy", None, default=True),
+)
+
+_KERNEL_KIND = {
+    "set_sum": "set",
+    "blob1d_translation": "blob1d",
+    "blob2d_translation": "blob2d",
+    "mnist_translation": "mnist",
+    "graph_degree": "graph",
+}
+_SAMPLE_KIND = {
+    "set_sum": None,
+    "blob1d": "blob1d",
+    "blob2d": "blob2d",
+    "padded_mnist": "mnist",
+    "graph_degree": "graph",
+}
+LOWER_IS_BETTER = {"l1"}
+
+
+def experiments(names=None):
+    """The experiments whose row or model is in `names` (all when empty)."""
+    if not names:
+        return list(EXPERIMENTS)
+    known = {e.row for e in EXPERIMENTS} | {e.model for e in EXPERIMENTS}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(
+            f"Expected experiment rows or zoo model names from {sorted(known)}. "
+            f"Received: {unknown}"
+        )
+    return [e for e in EXPERIMENTS if e.row in names or e.model in names]
+
+
+def _kernel(model):
+    for layer in model.layers:
+        if hasattr(layer, "penalties") and hasattr(layer, "kernel"):
+            return np.asarray(layer.kernel.numpy() if hasattr(layer.kernel, "numpy") else layer.kernel)
+    return None
+
+
+def _run_experiment(exp, seeds, quick, out_root, data_dir, epochs, verbose):
+    from symzoo import metrics as metrics_lib
+    from symzoo import training
+
+    per_seed, extras, runs = [], {}, []
+    for seed in seeds:
+        start = time.time()
+        result = training.train(
+            exp.model,
+            epochs=epochs or exp.epochs,
+            seed=seed,
+            data_seed=0,
+            out=out_root / "runs" / "reproduce" / exp.row / f"seed{seed}",
+            model_kwargs=dict(exp.model_kwargs),
+            quick=quick,
+            verbose=verbose,
+            data_dir=data_dir,
+            resume=True,
+        )
+        value = float(result["metrics"][exp.metric])
+        per_seed.append(value)
+        kernel = _kernel(result["model"])
+        if exp.model == "set_sum" and kernel is not None:
+            extras.setdefault("column_sum_error", []).append(
+                float(metrics_lib.column_sum_error(kernel))
+            )
+        runs.append(
+            {
+                "seed": seed,
+                "value": value,
+                "metrics": result["metrics"],
+                "epochs": int(result.get("epochs", epochs or 0) or 0),
+                "seconds": time.time() - start,
+                "model": result["model"],
+                "kernel": kernel,
+            }
+        )
+        print(f"[reproduce] {exp.row} seed {seed}: test {exp.metric} = {value:.4f}", flush=True)
+    return per_seed, extras, runs
+
+
+def _summary(values):
+    arr = np.asarray(values, dtype="float64")
+    return float(arr.mean()), float(arr.std(ddof=0))
+
+
+def _fmt(metric, value):
+    if value is None:
+        return "–"
+    if metric in LOWER_IS_BETTER or metric.endswith("error"):
+        return f"{value:.4f}"
+    return f"{100 * value:.2f}%"
+
+
+def _row_markdown(row):
+    metric = row["metric"]
+    ours = f"{_fmt(metric, row['mean'])} ± {_fmt(metric, row['std']).rstrip('%')}"
+    if metric not in LOWER_IS_BETTER:
+        ours = f"{100 * row['mean']:.2f} ± {100 * row['std']:.2f}%"
+    lines = [
+        f"| {row['label']} | test {metric} | {ours} | {len(row['seeds'])} | "
+        f"{row['epochs']} | {_fmt(metric, row['report'])} |"
+    ]
+    for name, extra in row.get("extra_metrics", {}).items():
+        lines.append(
+            f"| {row['label']} | {name} | {extra['mean']:.4f} ± {extra['std']:.4f} | "
+            f"{len(row['seeds'])} | {row['epochs']} | {_fmt(name, extra.get('report'))} |"
+        )
+    return lines
+
+
+TABLE_HEADER = [
+    "| experiment | metric | ours (mean ± std) | seeds | epochs | report |",
+    "|---|---|---|---|---|---|",
+]
+
+
+def _write_model_folder(model_name, rows, runs_by_row, folder, saved_root, quick):
+    from symzoo import datasets, models, plots, training
+
+    folder.mkdir(parents=True, exist_ok=True)
+    spec = models.spec(model_name)
+    payload = {
+        "model": model_name,
+        "dataset": spec.dataset,
+        "quick": quick,
+        "command": f"symzoo reproduce {model_name}" + (" --quick" if quick else ""),
+        "rows": rows,
+    }
+    (folder / "results.json").write_text(json.dumps(payload, indent=2) + "\n")
+    table = TABLE_HEADER + [line for row in rows for line in _row_markdown(row)]
+    (folder / "results.md").write_text(
+        f"# {model_name}: results\n\nWritten by `{payload['command']}`.\n\n"
+        + "\n".join(table)
+        + "\n"
+    )
+    figures = []
+    kind = _KERNEL_KIND.get(model_name)
+    for row in rows:
+        run = runs_by_row[row["row"]][0]
+        if kind and run["kernel"] is not None:
+            path = folder / f"kernel_{row['row']}.png"
+            plots.plot_kernel(run["kernel"], kind, path, title=f"{model_name}: {row['label']}")
+            figures.append(path.name)
+    sample_kind = _SAMPLE_KIND.get(spec.dataset)
+    if sample_kind:
+        try:
+            data = datasets.load(
+                spec.dataset, seed=0, **_small_sizes(spec.dataset), **_data_dir_kw(spec.dataset)
+            )
+            path = folder / "samples.png"
+            plots.plot_samples(*data.test, sample_kind, path, title=f"{spec.dataset} test samples")
+            figures.append(path.name)
+        except Exception as err:  # a figure must not lose the results
+            print(f"[reproduce] no sample figure for {model_name}: {err}", file=sys.stderr)
+    # Pretrained model of the default row (seed 0).
+    default = [r for r in rows if r["default"]]
+    exported = None
+    if default:
+        row = default[0]
+        run = runs_by_row[row["row"]][0]
+        target = saved_root / model_name
+        training.export(
+            run["model"],
+            target,
+            name=model_name,
+            extra={
+                "row": row["row"],
+                "hyperparameters": {**spec.hyperparameters, **row["model_kwargs"]},
+                "data_seed": 0,
+                "seed": run["seed"],
+                "epochs": row["epochs"],
+                "test_metric": row["metric"],
+                "test_value": run["value"],
+                "quick": quick,
+            },
+        )
+        exported = target
+    _write_card(model_name, spec, rows, figures, folder, exported, payload["command"])
+    return table
+
+
+def _small_sizes(dataset):
+    return {
+        "set_sum": {"sizes": (10, 10, 64)},
+        "blob1d": {"sizes": (10, 10, 64)},
+        "blob2d": {"sizes": (10, 10, 64)},
+        "padded_mnist": {"sizes": (10, 10, 64)},
+        "graph_degree": {"num_graphs": 200},
+    }[dataset]
+
+
+def _data_dir_kw(dataset):
+    return {"data_dir": os.environ.get("SYMZOO_MNIST_DIR")} if dataset == "padded_mnist" else {}
+
+
+def _write_card(model_name, spec, rows, figures, folder, exported, command):
+    hp = ", ".join(f"`{k}={v!r}`" for k, v in spec.hyperparameters.items())
+    lines = [
+        f"# {model_name}",
+        "",
+        spec.description,
+        "",
+        "## Data",
+        "",
+        f"`symzoo.datasets.{spec.dataset}` (data seed 0; see its docstring for the generative "
+        "definition and the split sizes).",
+        "",
+        "## Hyperparameters",
+        "",
+        f"Defaults: {hp}; Adam, learning rate {spec.learning_rate}, batch size "
+        f"{spec.batch_size}, {spec.epochs} epochs. Rows below override what they name.",
+        "",
+        "## Results",
+        "",
+        f"Reproduce with `{command}` (add `--seeds N`). Test split; mean ± std over seeds.",
+        "",
+        *TABLE_HEADER,
+        *[line for row in rows for line in _row_markdown(row)],
+        "",
+    ]
+    for row in rows:
+        if row.get("note"):
+            lines.append(f"- {row['label']}: {row['note']}")
+    notes = folder / "NOTES.md"
+    if notes.exists():
+        lines += ["", notes.read_text().strip(), ""]
+    symmetry = folder / "symmetry.json"
+    if symmetry.exists():
+        lines += ["", "## Symmetry analysis", "",
+                  f"From `symzoo inspect {model_name}` (see `inspect/report.md`):", ""]
+        data = json.loads(symmetry.read_text())
+        for key, value in _flatten(data).items():
+            if isinstance(value, (int, float)):
+                lines.append(f"- {key}: {value:.4g}")
+    if exported:
+        lines += [
+            "",
+            "## Pretrained model",
+            "",
+            f"`saved_models/{model_name}/` (seed 0 of the default row): load it with "
+            f"`symzoo.models.{model_name}(weights=\"pretrained\")`, or without symzoo with "
+            f"`tf.saved_model.load(\"saved_models/{model_name}/saved_model\").serve(x)`. "
+            "`manifest.json` holds the sha256 of every file and the test metric.",
+        ]
+    if figures:
+        lines += ["", "## Figures", ""] + [f"![{f}]({f})" for f in figures]
+    (folder / "README.md").write_text("\n".join(lines) + "\n")
+
+
+def _flatten(data, prefix=""):
+    out = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flatten(value, name + "."))
+        else:
+            out[name] = value
+    return out
+
+
+def _update_readme(readme, tables, quick, seeds, wall):
+    lines = [
+        README_START,
+        f"Written by `symzoo reproduce{' --quick' if quick else ''} --seeds {len(seeds)}` "
+        f"in {wall / 60:.1f} min on this machine; test split, mean ± std over the seeds given "
+        "(MNIST-56 rows: the number of seeds in the table).",
+        "",
+        *TABLE_HEADER,
+    ]
+    for model_name, table in tables.items():
+        lines += [line for line in table[2:]]
+    lines.append(README_END)
+    text = readme.read_text() if readme.exists() else ""
+    block = "\n".join(lines)
+    if README_START in text and README_END in text:
+        head, rest = text.split(README_START, 1)
+        _, tail = rest.split(README_END, 1)
+        text = head + block + tail
+    else:
+        text = text.rstrip() + "\n\n## Results\n\n" + block + "\n"
+    readme.write_text(text)
+
+
+def reproduce(names=None, seeds=3, quick=False, out=None, data_dir=None, epochs=None,
+              verbose=2, update_readme=True):
+    """Runs the experiments and writes results, figures, cards and pretrained models.
+
+    Args:
+        names: rows or zoo model names (all when empty).
+        seeds: number of seeds (0..seeds-1); rows with ``max_seeds`` use fewer.
+        quick: tiny data and one epoch (for tests and smoke runs).
+        out: root directory; default the repository (``runs/quick`` with `quick`).
+        data_dir: directory of the MNIST IDX files.
+        epochs: overrides every row's epochs.
+    Returns:
+        dict: row → results.
+    """
+    from symzoo import _validation
+
+    seeds = _validation.positive_int("seeds", seeds)
+    if epochs is not None:
+        epochs = _validation.positive_int("epochs", epochs)
+    selected = experiments(names)
+    if data_dir is not None:
+        os.environ["SYMZOO_MNIST_DIR"] = str(data_dir)
+    root = pathlib.Path(out) if out else (REPO / "runs" / "quick" if quick else REPO)
+    start = time.time()
+    by_model, runs_by_row, results = {}, {}, {}
+    for exp in selected:
+        n = min(seeds, exp.max_seeds or seeds)
+        per_seed, extras, runs = _run_experiment(
+            exp, list(range(n)), quick, root, data_dir, epochs, verbose
+        )
+        mean, std = _summary(per_seed)
+        row = {
+            "row": exp.row,
+            "label": exp.label,
+            "metric": exp.metric,
+            "mean": mean,
+            "std": std,
+            "values": per_seed,
+            "seeds": list(range(n)),
+            "data_seed": 0,
+            "epochs": runs[0]["epochs"],
+            "seconds": [r["seconds"] for r in runs],
+            "report": exp.report,
+            "model_kwargs": {k: list(v) if isinstance(v, tuple) else v
+                             for k, v in exp.model_kwargs.items()},
+            "default": exp.default,
+            "note": exp.note,
+            "per_seed_metrics": [r["metrics"] for r in runs],
+        }
+        if extras:
+            row["extra_metrics"] = {
+                k: {"mean": _summary(v)[0], "std": _summary(v)[1], "values": v,
+                    "report": 0.1145 if k == "column_sum_error" else None}
+                for k, v in extras.items()
+            }
+        by_model.setdefault(exp.model, []).append(row)
+        runs_by_row[exp.row] = runs
+        results[exp.row] = row
+    tables = {}
+    for model_name, rows in by_model.items():
+        tables[model_name] = _write_model_folder(
+            model_name, rows, runs_by_row, root / "models" / model_name,
+            root / "saved_models", quick,
+        )
+    if update_readme:
+        _update_readme(root / "README.md", tables, quick, list(range(seeds)), time.time() - start)
+    return results
+
+
+def add_arguments(parser):
+    parser.add_argument("names", nargs="*", help="rows or zoo models (default: all)")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per row (default 3)")
+    parser.add_argument("--quick", action="store_true", help="tiny data, one epoch")
+    parser.add_argument("--epochs", type=int, default=None, help="override every row's epochs")
+    parser.add_argument("--out", default=None, help="root directory to write into")
+    parser.add_argument("--data-dir", default=None, help="MNIST IDX directory")
+    parser.add_argument("--no-readme", action="store_true", help="leave README.md alone")
+
+
+def run(args):
+    reproduce(
+        names=args.names, seeds=args.seeds, quick=args.quick, out=args.out,
+        data_dir=args.data_dir, epochs=args.epochs, update_readme=not args.no_readme,
+    )
+    return 0

@@ -1,0 +1,116 @@
+"""`symzoo reproduce --quick` end to end, and the committed pretrained models."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from symzoo import reproduce
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reproduce")
+    (out / "README.md").write_text("# title\n\nintro\n")
+    results = reproduce.reproduce(
+        ["set_sum", "graph_degree", "blob1d_elu"], seeds=2, quick=True, out=out, verbose=0
+    )
+    return out, results
+
+
+def test_quick_reproduce_writes_results_cards_figures_and_table(quick_run):
+    out, results = quick_run
+    assert set(results) == {"set_sum", "graph_degree", "blob1d_elu"}
+    payload = json.loads((out / "models" / "set_sum" / "results.json").read_text())
+    row = payload["rows"][0]
+    assert row["seeds"] == [0, 1] and len(row["values"]) == 2
+    assert row["report"] == 0.032
+    assert row["mean"] == pytest.approx(np.mean(row["values"]))
+    assert "column_sum_error" in row["extra_metrics"]
+    card = (out / "models" / "set_sum" / "README.md").read_text()
+    assert "symzoo reproduce set_sum --quick" in card and "0.0320" in card
+    assert (out / "models" / "set_sum" / "kernel_set_sum.png").stat().st_size > 0
+    assert (out / "models" / "graph_degree" / "samples.png").stat().st_size > 0
+    readme = (out / "README.md").read_text()
+    assert readme.startswith("# title") and reproduce.README_START in readme
+    assert "GraphRowSum" in readme and "57.69%" not in readme  # gcn not run
+    # re-running replaces the table instead of appending a second one
+    reproduce._update_readme(out / "README.md", {}, True, [0], 1.0)
+    assert (out / "README.md").read_text().count(reproduce.README_START) == 1
+
+
+def test_quick_reproduce_exports_loadable_pretrained_models(quick_run, monkeypatch):
+    out, _ = quick_run
+    from symzoo import models
+
+    monkeypatch.setenv("SYMZOO_SAVED_MODELS", str(out / "saved_models"))
+    manifest = json.loads((out / "saved_models" / "graph_degree" / "manifest.json").read_text())
+    assert manifest["data_seed"] == 0 and manifest["test_metric"] == "node_accuracy"
+    model = models.graph_degree(weights="pretrained")
+    x = np.random.default_rng(0).integers(0, 2, (4, 10, 10)).astype("float32")
+    import keras
+
+    trained = keras.models.load_model(out / "saved_models" / "graph_degree" / "model.keras")
+    np.testing.assert_array_equal(model.predict(x, verbose=0), trained.predict(x, verbose=0))
+    # a fresh process that never imports symzoo serves the same predictions
+    script = textwrap.dedent(
+        f"""
+        import sys, numpy as np, tensorflow as tf, keras
+        assert "symzoo" not in sys.modules
+        x = np.load({str(out / 'x.npy')!r})
+        a = tf.saved_model.load({str(out / 'saved_models' / 'graph_degree' / 'saved_model')!r}).serve(x)
+        b = keras.layers.TFSMLayer({str(out / 'saved_models' / 'graph_degree' / 'saved_model')!r}, call_endpoint="serve")(x)
+        np.save({str(out / 'y.npy')!r}, np.stack([np.asarray(a), np.asarray(b)]))
+        assert "symzoo" not in sys.modules
+        """
+    )
+    np.save(out / "x.npy", x)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env,
+                          cwd=str(out), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    served = np.load(out / "y.npy")
+    expected = trained.predict(x, verbose=0)
+    np.testing.assert_allclose(served[0], expected, atol=1e-5)
+    np.testing.assert_allclose(served[1], expected, atol=1e-5)
+
+
+def test_unknown_rows_are_rejected():
+    with pytest.raises(ValueError, match="Expected experiment rows"):
+        reproduce.experiments(["nope"])
+    with pytest.raises(ValueError, match="seeds"):
+        reproduce.reproduce(["set_sum"], seeds=0, quick=True)
+
+
+def _committed_models():
+    root = REPO / "saved_models"
+    return sorted(p.name for p in root.iterdir() if (p / "manifest.json").exists()) if root.is_dir() else []
+
+
+@pytest.mark.parametrize("name", _committed_models())
+def test_committed_saved_model_reaches_its_manifest_metric(name, mnist_dir):
+    """Plain TensorFlow on the SavedModel reaches the manifest's test metric on a sample."""
+    import tensorflow as tf
+
+    from symzoo import datasets, metrics, models
+    from symzoo.models import weights
+
+    directory = REPO / "saved_models" / name
+    manifest = weights.verify_manifest(directory)
+    spec = models.spec(name)
+    kwargs = {"data_dir": mnist_dir} if spec.dataset == "padded_mnist" else {}
+    data = datasets.load(spec.dataset, seed=manifest["data_seed"], **kwargs)
+    x, y = data.test
+    idx = np.random.default_rng(0).permutation(len(y))[:1000]
+    serve = tf.saved_model.load(str(directory / "saved_model")).serve
+    got = metrics.evaluate_task(serve, x[idx], y[idx], spec.task, batch_size=250)
+    got = got[manifest["test_metric"]]
+    tolerance = 0.06 if manifest["test_metric"] != "l1" else 0.5 * manifest["test_value"] + 0.01
+    assert abs(got - manifest["test_value"]) <= tolerance, (got, manifest["test_value"])
