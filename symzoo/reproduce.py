@@ -308,14 +308,18 @@ def _write_card(model_name, spec, rows, figures, folder, exported, command):
     notes = folder / "NOTES.md"
     if notes.exists():
         lines += ["", notes.read_text().strip(), ""]
-    symmetry = folder / "symmetry.json"
+    symmetry = folder / "inspect" / "symmetry.json"
     if symmetry.exists():
         lines += ["", "## Symmetry analysis", "",
-                  f"From `symzoo inspect {model_name}` (see `inspect/report.md`):", ""]
+                  f"Written by `symzoo inspect saved_models/{model_name} --out "
+                  f"models/{model_name}/inspect` (full report: [inspect/report.md]"
+                  "(inspect/report.md)):", ""]
         data = json.loads(symmetry.read_text())
         for key, value in _flatten(data).items():
-            if isinstance(value, (int, float)):
-                lines.append(f"- {key}: {value:.4g}")
+            if isinstance(value, float) and any(
+                word in key for word in _SYMMETRY_KEYS
+            ):
+                lines.append(f"- `{key}`: {value:.4g}")
     if exported:
         lines += [
             "",
@@ -329,6 +333,10 @@ def _write_card(model_name, spec, rows, figures, folder, exported, command):
     if figures:
         lines += ["", "## Figures", ""] + [f"![{f}]({f})" for f in figures]
     (folder / "README.md").write_text("\n".join(lines) + "\n")
+
+
+_SYMMETRY_KEYS = ("equivariance_error", "invariance_error", "norm_share", "accuracy",
+                  "node_accuracy", "l1", "reduction", "shift_correlation", "column_sum")
 
 
 def _flatten(data, prefix=""):
@@ -434,6 +442,40 @@ def reproduce(names=None, seeds=3, quick=False, out=None, data_dir=None, epochs=
     return results
 
 
+def refresh_cards(names=None, root=None, inspect=True, data_dir=None, quick=False):
+    """Re-inspects the exported models and rewrites the model cards from results.json.
+
+    No training: reads ``models/<name>/results.json``, runs `symzoo.symmetry.report.inspect`
+    on ``saved_models/<name>/`` into ``models/<name>/inspect/`` and writes the card again.
+    """
+    from symzoo import models
+
+    root = pathlib.Path(root) if root else REPO
+    if data_dir is not None:
+        os.environ["SYMZOO_MNIST_DIR"] = str(data_dir)
+    done = []
+    for folder in sorted((root / "models").glob("*/results.json")):
+        model_name = folder.parent.name
+        if names and model_name not in names:
+            continue
+        payload = json.loads(folder.read_text())
+        exported = root / "saved_models" / model_name
+        exported = exported if (exported / "manifest.json").exists() else None
+        if inspect and exported is not None:
+            from symzoo.symmetry import report
+
+            try:
+                report.inspect(str(exported), folder.parent / "inspect", name=model_name,
+                               data_dir=os.environ.get("SYMZOO_MNIST_DIR"), quick=quick)
+            except Exception as err:  # the card is still rewritten, without the section
+                print(f"[reproduce] inspect {model_name} failed: {err}", file=sys.stderr)
+        figures = sorted(p.name for p in folder.parent.glob("*.png"))
+        _write_card(model_name, models.spec(model_name), payload["rows"], figures,
+                    folder.parent, exported, payload["command"])
+        done.append(model_name)
+    return done
+
+
 def add_arguments(parser):
     parser.add_argument("names", nargs="*", help="rows or zoo models (default: all)")
     parser.add_argument("--seeds", type=int, default=3, help="seeds per row (default 3)")
@@ -442,9 +484,14 @@ def add_arguments(parser):
     parser.add_argument("--out", default=None, help="root directory to write into")
     parser.add_argument("--data-dir", default=None, help="MNIST IDX directory")
     parser.add_argument("--no-readme", action="store_true", help="leave README.md alone")
+    parser.add_argument("--cards-only", action="store_true",
+                        help="no training: inspect the exported models and rewrite the cards")
 
 
 def run(args):
+    if args.cards_only:
+        refresh_cards(args.names, root=args.out, data_dir=args.data_dir)
+        return 0
     reproduce(
         names=args.names, seeds=args.seeds, quick=args.quick, out=args.out,
         data_dir=args.data_dir, epochs=args.epochs, update_readme=not args.no_readme,

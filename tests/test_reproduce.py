@@ -82,6 +82,14 @@ def test_quick_reproduce_exports_loadable_pretrained_models(quick_run, monkeypat
     np.testing.assert_allclose(served[1], expected, atol=1e-5)
 
 
+def test_refresh_cards_adds_the_symmetry_analysis(quick_run):
+    out, _ = quick_run
+    assert reproduce.refresh_cards(["set_sum"], root=out, quick=True) == ["set_sum"]
+    card = (out / "models" / "set_sum" / "README.md").read_text()
+    assert "## Symmetry analysis" in card and "norm_share" in card
+    assert (out / "models" / "set_sum" / "inspect" / "report.md").exists()
+
+
 def test_unknown_rows_are_rejected():
     with pytest.raises(ValueError, match="Expected experiment rows"):
         reproduce.experiments(["nope"])
