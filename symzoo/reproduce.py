@@ -351,16 +351,30 @@ def _flatten(data, prefix=""):
 
 
 def _update_readme(readme, tables, quick, seeds, wall):
+    """Rewrites the README's results table from every ``models/*/results.json`` on disk.
+
+    `tables` (this invocation's tables) is kept for the rows of models that have no
+    results.json yet; rows written by earlier invocations stay in the table.
+    """
+    models_dir = readme.parent / "models"
+    order = [e.model for e in EXPERIMENTS]
+    found = {}
+    for path in models_dir.glob("*/results.json") if models_dir.is_dir() else []:
+        payload = json.loads(path.read_text())
+        found[payload["model"]] = TABLE_HEADER + [
+            line for row in payload["rows"] for line in _row_markdown(row)
+        ]
+    tables = {**tables, **found}
     lines = [
         README_START,
-        f"Written by `symzoo reproduce{' --quick' if quick else ''} --seeds {len(seeds)}` "
-        f"in {wall / 60:.1f} min on this machine; test split, mean ± std over the seeds given "
-        "(MNIST-56 rows: the number of seeds in the table).",
+        f"Written by `symzoo reproduce{' --quick' if quick else ''}` (last invocation: "
+        f"--seeds {len(seeds)}, {wall / 60:.1f} min on this machine); test split, mean ± std "
+        "over the seeds in the table. Each model card in `models/<name>/` says more.",
         "",
         *TABLE_HEADER,
     ]
-    for model_name, table in tables.items():
-        lines += [line for line in table[2:]]
+    for model_name in sorted(tables, key=lambda n: order.index(n) if n in order else 99):
+        lines += [line for line in tables[model_name][2:]]
     lines.append(README_END)
     text = readme.read_text() if readme.exists() else ""
     block = "\n".join(lines)
