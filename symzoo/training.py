@@ -1,0 +1,837 @@
+"""Training, evaluation, export and loading of zoo models.
+
+>>> from symzoo import training
+>>> result = training.train("set_sum", quick=True, out="/tmp/set_sum")
+>>> result["metrics"]                                    # test metrics
+>>> model = training.load_model("/tmp/set_sum")          # .keras file or dir
+>>> training.export(model, "/tmp/set_sum_export", name="set_sum")
+
+`train` writes into its output directory (default ``runs/<name>/seed<seed>``):
+
+* ``backup/``: `keras.callbacks.BackupAndRestore` state (weights, optimizer and
+  epoch), kept after the run, so a killed run resumes from its last finished
+  epoch and re-running a finished run trains nothing more (asking for more
+  epochs continues it);
+* ``checkpoints/best.keras``: the model with the lowest validation loss;
+* ``logs/``: TensorBoard logs (with the optional `tensorboard` package);
+  ``history.csv``: one row per epoch (all runs);
+* ``run_config.json``: what the run was started with (checked on resume);
+* ``model.keras``: the final model; ``results.json``: test metrics, seeds,
+  epochs, wall time, Keras backend and the history.
+
+Keras and TensorFlow are imported inside the functions, so importing this
+module is cheap.
+"""
+
+import csv
+import json
+import math
+import numbers
+import os
+import pathlib
+import shutil
+import time
+import zipfile
+
+from symzoo import _validation
+
+#: Split sizes ``(train, val, test)`` used with ``quick=True``.
+QUICK_SIZES = (256, 64, 64)
+#: Number of examples (all splits) generated with ``quick=True`` for graphs.
+QUICK_GRAPH_EXAMPLES = 384
+#: Epochs used with ``quick=True`` unless `epochs` is given.
+QUICK_EPOCHS = 2
+#: Root of the default output directories ``runs/<name>/seed<seed>``.
+DEFAULT_RUNS_DIR = "runs"
+
+SPLITS = ("train", "val", "test")
+VERBOSE_CHOICES = ("auto", 0, 1, 2)
+# Fields of run_config.json that must match for a run to be resumed.
+_RESUME_KEYS = (
+    "name",
+    "seed",
+    "data_seed",
+    "batch_size",
+    "learning_rate",
+    "model_kwargs",
+    "dataset_kwargs",
+    "quick",
+)
+
+
+class BackendError(RuntimeError):
+    """An operation needs a Keras backend other than the active one."""
+
+
+# --------------------------------------------------------------------------
+# Argument checks
+# --------------------------------------------------------------------------
+
+
+def _check_name(name):
+    from symzoo import models
+
+    names = list(models.list())
+    if not isinstance(name, str) or name not in names:
+        raise ValueError(
+            f"Expected `name` to be one of the zoo models {names}. Received: name={name!r}"
+        )
+    return name
+
+
+def _non_negative_int(arg, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(
+            f"Expected `{arg}` to be a non-negative integer. Received: {arg}={value!r}"
+        )
+    return int(value)
+
+
+def _optional_dict(arg, value):
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise ValueError(
+            f"Expected `{arg}` to be a dict with string keys or None. "
+            f"Received: {arg}={value!r}"
+        )
+    return dict(value)
+
+
+def _check_verbose(verbose):
+    if isinstance(verbose, bool) or verbose not in VERBOSE_CHOICES:
+        raise ValueError(
+            f"Expected `verbose` to be one of {list(VERBOSE_CHOICES)}. "
+            f"Received: verbose={verbose!r}"
+        )
+    return verbose
+
+
+def _jsonable(value):
+    """Plain-JSON copy of `value` (tuples become lists, unknown objects repr)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        value = float(value)
+        return value if math.isfinite(value) else repr(value)
+    if hasattr(value, "tolist"):
+        return _jsonable(value.tolist())
+    return repr(value)
+
+
+# --------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------
+
+
+def _quick_dataset_kwargs(dataset, base_kwargs):
+    if dataset == "graph_degree":
+        permutations = int(base_kwargs.get("permutations", 5))
+        return {"num_graphs": max(1, QUICK_GRAPH_EXAMPLES // max(permutations, 1))}
+    return {"sizes": QUICK_SIZES}
+
+
+def _dataset_kwargs(spec, dataset_kwargs, quick, data_dir):
+    kwargs = dict(spec.dataset_kwargs or {})
+    if quick:
+        kwargs.update(_quick_dataset_kwargs(spec.dataset, kwargs))
+    kwargs.update(dataset_kwargs)
+    # data_dir only concerns MNIST; generated data sets ignore it, so that one
+    # command line can loop over all the zoo models.
+    if data_dir is not None and spec.dataset == "padded_mnist":
+        kwargs["data_dir"] = os.fspath(data_dir)
+    return kwargs
+
+
+def _check_finite_split(split, x, y, block=4096):
+    """Rejects NaN/inf inputs or targets (in blocks, to bound the temporaries)."""
+    for arg, arr in ((f"x_{split}", x), (f"y_{split}", y)):
+        if len(arr) == 0:
+            continue
+        for start in range(0, len(arr), block):
+            _validation.finite_array(arg, arr[start : start + block])
+
+
+def _load_data(spec, data_seed, dataset_kwargs, quick, data_dir, splits=SPLITS):
+    from symzoo import datasets
+
+    kwargs = _dataset_kwargs(spec, dataset_kwargs, quick, data_dir)
+    data = datasets.load(spec.dataset, seed=data_seed, **kwargs)
+    for split in splits:
+        x, y = getattr(data, split)
+        _check_finite_split(split, x, y)
+    return data, kwargs
+
+
+def _train_dataset(x, y, batch_size, seed, skip_epochs=0):
+    """Endless tf.data stream of shuffled training batches, one epoch after another.
+
+    The order of epoch ``e`` depends only on ``(seed, e)``: a run resumed at
+    epoch ``skip_epochs`` sees the batches an uninterrupted run would have
+    seen (the first epochs' index batches are skipped, which is cheap).
+    Returns ``(dataset, steps_per_epoch)``.
+    """
+    import tensorflow as tf
+
+    n = len(y)
+    steps = max(1, math.ceil(n / batch_size))
+    x_t = tf.convert_to_tensor(x)
+    y_t = tf.convert_to_tensor(y)
+    ds = (
+        tf.data.Dataset.range(n)
+        .shuffle(max(n, 1), seed=seed, reshuffle_each_iteration=True)
+        .batch(batch_size)
+        .repeat()
+    )
+    if skip_epochs:
+        ds = ds.skip(skip_epochs * steps)
+    ds = ds.map(lambda idx: (tf.gather(x_t, idx), tf.gather(y_t, idx)))
+    return ds.prefetch(tf.data.AUTOTUNE), steps
+
+
+# --------------------------------------------------------------------------
+# Output directory
+# --------------------------------------------------------------------------
+
+
+def _paths(out):
+    out = pathlib.Path(out)
+    return {
+        "out": out,
+        "backup": out / "backup",
+        "checkpoints": out / "checkpoints",
+        "best": out / "checkpoints" / "best.keras",
+        "logs": out / "logs",
+        "history": out / "history.csv",
+        "model": out / "model.keras",
+        "results": out / "results.json",
+        "run_config": out / "run_config.json",
+    }
+
+
+def _clear_run(paths):
+    """Removes what an earlier run wrote (only the files `train` owns)."""
+    for key in ("backup", "checkpoints", "logs"):
+        if paths[key].is_dir():
+            shutil.rmtree(paths[key])
+    for key in ("history", "model", "results", "run_config"):
+        if paths[key].exists():
+            paths[key].unlink()
+
+
+def _backup_epoch(paths):
+    meta = paths["backup"] / "training_metadata.json"
+    if not meta.exists():
+        return 0
+    try:
+        return int(json.loads(meta.read_text())["epoch"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(
+            f"Expected {meta} to be the BackupAndRestore state of an earlier run. "
+            f"It could not be read ({err}); pass resume=False (CLI: --no-resume) "
+            "to start afresh."
+        ) from None
+
+
+def _read_history(path):
+    """history.csv → ``{"epoch": [...], "loss": [...], ...}`` (last row per epoch)."""
+    path = pathlib.Path(path)
+    if not path.exists():
+        return {}
+    rows = {}
+    with path.open(newline="") as f:
+        for row in csv.DictReader(f):
+            try:
+                epoch = int(row["epoch"])
+            except (KeyError, TypeError, ValueError):
+                continue
+            rows[epoch] = row
+    history = {}
+    keys = []
+    for row in rows.values():
+        keys.extend(k for k in row if k not in keys and k is not None)
+    for key in keys:
+        values = []
+        for epoch in sorted(rows):
+            raw = rows[epoch].get(key)
+            try:
+                values.append(int(raw) if key == "epoch" else float(raw))
+            except (TypeError, ValueError):
+                values.append(None)
+        history[key] = values
+    return history
+
+
+_TENSORBOARD_WARNED = False
+
+
+def _tensorboard_available():
+    """The TensorBoard callback needs the `tensorboard` package (optional)."""
+    import importlib.util
+
+    global _TENSORBOARD_WARNED
+    if importlib.util.find_spec("tensorboard") is not None:
+        return True
+    if _TENSORBOARD_WARNED:
+        return False
+    _TENSORBOARD_WARNED = True
+    import warnings
+
+    warnings.warn(
+        "The `tensorboard` package is not installed: no TensorBoard logs are "
+        "written (history.csv has the same figures). `pip install tensorboard` "
+        "to get them.",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+    return False
+
+
+def _best_val_loss(history):
+    values = [v for v in history.get("val_loss", []) if v is not None and math.isfinite(v)]
+    return min(values) if values else None
+
+
+# --------------------------------------------------------------------------
+# train / evaluate
+# --------------------------------------------------------------------------
+
+
+def train(
+    name,
+    epochs=None,
+    batch_size=None,
+    seed=0,
+    data_seed=0,
+    out=None,
+    learning_rate=None,
+    model_kwargs=None,
+    dataset_kwargs=None,
+    quick=False,
+    verbose="auto",
+    resume=True,
+    data_dir=None,
+    callbacks=None,
+):
+    """Trains the zoo model `name` on its data set and evaluates it on the test split.
+
+    Args:
+        name: a name from `symzoo.models.list()`.
+        epochs: number of epochs (> 0); default ``spec.epochs``, or
+            `QUICK_EPOCHS` with ``quick=True``.
+        batch_size: batch size (> 0); default ``spec.batch_size``.
+        seed: seed of the weights' initialisation and of the batch order
+            (`keras.utils.set_random_seed`).
+        data_seed: seed of the generated data set (and of padded MNIST's
+            positions).
+        out: output directory; default ``runs/<name>/seed<seed>``.
+        learning_rate: default ``spec.learning_rate``.
+        model_kwargs: hyperparameters passed to the model's constructor
+            (e.g. ``{"lam": 1e-3}``).
+        dataset_kwargs: keyword arguments of the data set generator; they
+            override ``spec.dataset_kwargs`` and the quick sizes.
+        quick: tiny data (`QUICK_SIZES`) and `QUICK_EPOCHS` epochs, for tests
+            and smoke runs.
+        verbose: Keras' ``fit`` verbosity: ``"auto"``, 0, 1 or 2.
+        resume: if True (default) and `out` holds the backup of an earlier run
+            with the same settings, continue it; if False, delete what an
+            earlier run wrote in `out` and start afresh.
+        data_dir: directory of the MNIST IDX files (padded MNIST models only).
+        callbacks: extra Keras callbacks, called after the built-in ones.
+
+    Returns:
+        dict with ``metrics`` (test metrics, `symzoo.metrics.evaluate_task`),
+        ``history`` (per-epoch logs of all runs in `out`, from history.csv),
+        ``paths`` (str paths of the files written), ``model`` (the trained
+        model) and the fields of ``results.json``.
+
+    Raises:
+        ValueError: unknown `name`, non-positive `epochs`/`batch_size`,
+            input data with NaN or infinite values, or a backup in `out` that
+            belongs to a run with other settings.
+    """
+    from symzoo import models
+
+    name = _check_name(name)
+    spec = models.spec(name)
+    if epochs is None:
+        epochs = QUICK_EPOCHS if quick else spec.epochs
+    epochs = _validation.positive_int("epochs", epochs)
+    batch_size = _validation.positive_int(
+        "batch_size", spec.batch_size if batch_size is None else batch_size
+    )
+    learning_rate = _validation.positive_float(
+        "learning_rate", spec.learning_rate if learning_rate is None else learning_rate
+    )
+    seed = _non_negative_int("seed", seed)
+    data_seed = _non_negative_int("data_seed", data_seed)
+    model_kwargs = _optional_dict("model_kwargs", model_kwargs)
+    dataset_kwargs = _optional_dict("dataset_kwargs", dataset_kwargs)
+    verbose = _check_verbose(verbose)
+    if not isinstance(quick, bool):
+        raise ValueError(f"Expected `quick` to be True or False. Received: quick={quick!r}")
+    if not isinstance(resume, bool):
+        raise ValueError(f"Expected `resume` to be True or False. Received: resume={resume!r}")
+    for reserved in ("weights", "compile", "learning_rate", "seed"):
+        if reserved in model_kwargs:
+            raise ValueError(
+                f"Expected `model_kwargs` to hold hyperparameters only; "
+                f"{reserved!r} is set by train(). Received: model_kwargs={model_kwargs!r}"
+            )
+    if out is None:
+        out = pathlib.Path(DEFAULT_RUNS_DIR) / name / f"seed{seed}"
+    paths = _paths(out)
+
+    # Data first: bad data fails before anything is written.
+    data, used_dataset_kwargs = _load_data(spec, data_seed, dataset_kwargs, quick, data_dir)
+
+    run_config = {
+        "name": name,
+        "seed": seed,
+        "data_seed": data_seed,
+        "batch_size": batch_size,
+        "learning_rate": learning_rate,
+        "model_kwargs": _jsonable(model_kwargs),
+        "dataset_kwargs": _jsonable(
+            {k: v for k, v in used_dataset_kwargs.items() if k != "data_dir"}
+        ),
+        "quick": quick,
+    }
+    # The model before anything is written: bad hyperparameters fail here.
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    model = models.get(name)(learning_rate=learning_rate, **model_kwargs)
+
+    if not resume:
+        _clear_run(paths)
+    done = _backup_epoch(paths)
+    if done:
+        previous = {}
+        if paths["run_config"].exists():
+            try:
+                previous = json.loads(paths["run_config"].read_text())
+            except ValueError:
+                previous = {}
+        changed = [k for k in _RESUME_KEYS if previous.get(k) != run_config[k]]
+        if changed:
+            raise ValueError(
+                f"Expected {paths['out']} to hold a run with the same settings to resume. "
+                f"It holds one with other {', '.join(changed)} "
+                f"({', '.join(f'{k}={previous.get(k)!r}' for k in changed)}). "
+                "Pass resume=False (CLI: --no-resume) to start afresh, or another `out`."
+            )
+        if done > epochs:
+            raise ValueError(
+                f"Expected `epochs` to be at least the {done} epochs already trained "
+                f"in {paths['out']}. Received: epochs={epochs}. Pass resume=False "
+                "(CLI: --no-resume) to start afresh."
+            )
+    paths["out"].mkdir(parents=True, exist_ok=True)
+    paths["checkpoints"].mkdir(exist_ok=True)
+    paths["run_config"].write_text(json.dumps(run_config, indent=2) + "\n")
+
+    train_ds, steps_per_epoch = _train_dataset(*data.train, batch_size, seed, done)
+    has_val = len(data.val[1]) > 0
+    val_ds = data.as_tf_dataset("val", batch_size=batch_size) if has_val else None
+
+    previous_history = _read_history(paths["history"])
+    checkpoint_kwargs = {}
+    best = _best_val_loss(previous_history) if done else None
+    if best is not None and paths["best"].exists():
+        checkpoint_kwargs["initial_value_threshold"] = best
+    builtin = [
+        keras.callbacks.TerminateOnNaN(),
+        keras.callbacks.CSVLogger(str(paths["history"]), append=True),
+    ]
+    if _tensorboard_available():
+        builtin.append(keras.callbacks.TensorBoard(log_dir=str(paths["logs"])))
+    if has_val:
+        builtin.append(
+            keras.callbacks.ModelCheckpoint(
+                str(paths["best"]),
+                monitor="val_loss",
+                mode="min",
+                save_best_only=True,
+                **checkpoint_kwargs,
+            )
+        )
+    # Last of the built-ins: the epoch counts as done once everything else
+    # about it is written.
+    builtin.append(
+        keras.callbacks.BackupAndRestore(str(paths["backup"]), delete_checkpoint=False)
+    )
+    all_callbacks = builtin + list(callbacks or [])
+
+    start = time.perf_counter()
+    fit_history = model.fit(
+        train_ds,
+        validation_data=val_ds,
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        shuffle=False,  # the tf.data pipeline shuffles (seeded)
+        verbose=verbose,
+        callbacks=all_callbacks,
+    )
+    train_time = time.perf_counter() - start
+    epochs_run = len(fit_history.history.get("loss", []))
+
+    model.save(paths["model"])
+    x_test, y_test = data.test
+    metrics = evaluate_task_dict(model, x_test, y_test, spec.task)
+    wall_time = time.perf_counter() - start
+
+    history = _read_history(paths["history"]) or {
+        "epoch": list(range(done, done + epochs_run)),
+        **{k: [float(v) for v in vs] for k, vs in fit_history.history.items()},
+    }
+    losses = history.get("loss", [])
+    terminated_on_nan = bool(losses) and any(
+        v is None or not math.isfinite(v) for v in losses[-max(epochs_run, 1):]
+    )
+    if terminated_on_nan:
+        import warnings
+
+        warnings.warn(
+            f"Training of {name!r} stopped on a NaN or infinite loss "
+            f"(see {paths['history']}).",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    str_paths = {
+        k: str(v)
+        for k, v in paths.items()
+        if k not in ("best", "logs", "results") or v.exists() or k == "results"
+    }
+    results = {
+        "name": name,
+        "task": spec.task,
+        "metrics": _jsonable(metrics),
+        "report_metric": spec.report_metric,
+        "report_value": _jsonable(spec.report_value),
+        "seed": seed,
+        "data_seed": data_seed,
+        "epochs": epochs,
+        "epochs_completed": done + epochs_run,
+        "epochs_this_run": epochs_run,
+        "resumed_from_epoch": done,
+        "batch_size": batch_size,
+        "learning_rate": learning_rate,
+        "model_kwargs": run_config["model_kwargs"],
+        "dataset": spec.dataset,
+        "dataset_kwargs": run_config["dataset_kwargs"],
+        "data_sizes": [len(getattr(data, s)[1]) for s in SPLITS],
+        "quick": quick,
+        "terminated_on_nan": terminated_on_nan,
+        "train_time_s": train_time,
+        "wall_time_s": wall_time,
+        "keras_backend": keras.backend.backend(),
+        "keras_version": keras.__version__,
+        "history": _jsonable(history),
+        "paths": str_paths,
+    }
+    paths["results"].write_text(json.dumps(results, indent=2) + "\n")
+    return {**results, "metrics": metrics, "history": history, "model": model}
+
+
+def evaluate_task_dict(model, x, y, task):
+    """`symzoo.metrics.evaluate_task` with a plain-float dict as result."""
+    from symzoo import metrics as metrics_lib
+
+    result = metrics_lib.evaluate_task(model, x, y, task)
+    return {
+        k: (float(v) if isinstance(v, numbers.Real) or hasattr(v, "__float__") else v)
+        for k, v in dict(result).items()
+    }
+
+
+def evaluate_model(
+    model,
+    name,
+    split="test",
+    data_seed=0,
+    data_dir=None,
+    quick=False,
+    dataset_kwargs=None,
+):
+    """Evaluates `model` on one split of the data set of zoo model `name`.
+
+    Args:
+        model: a Keras model, a callable ``x -> predictions``, or a path
+            accepted by `load_model`.
+        name: the zoo name whose `ModelSpec` gives the data set and task.
+        split: ``"train"``, ``"val"`` or ``"test"``.
+        data_seed: seed of the data set.
+        data_dir: MNIST directory (padded MNIST models only).
+        quick: evaluate on the small quick-sized data set.
+        dataset_kwargs: overrides of the data set's keyword arguments.
+
+    Returns:
+        dict of metrics from `symzoo.metrics.evaluate_task`.
+    """
+    from symzoo import models
+
+    name = _check_name(name)
+    _validation.one_of("split", split, SPLITS)
+    data_seed = _non_negative_int("data_seed", data_seed)
+    dataset_kwargs = _optional_dict("dataset_kwargs", dataset_kwargs)
+    spec = models.spec(name)
+    if isinstance(model, (str, os.PathLike)):
+        model = load_model(model)
+    data, _ = _load_data(spec, data_seed, dataset_kwargs, quick, data_dir, splits=(split,))
+    x, y = getattr(data, split)
+    if len(y) == 0:
+        raise ValueError(
+            f"Expected the {split!r} split of {spec.dataset!r} to hold examples. "
+            f"Received: an empty split (sizes {data.sizes()})."
+        )
+    return evaluate_task_dict(model, x, y, spec.task)
+
+
+# --------------------------------------------------------------------------
+# export / load
+# --------------------------------------------------------------------------
+
+
+def _require_tensorflow_backend(what):
+    import keras
+
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        raise BackendError(
+            f"{what} needs the TensorFlow backend (KERAS_BACKEND=tensorflow); "
+            f"the active Keras backend is {backend!r}. Set KERAS_BACKEND=tensorflow "
+            "before importing keras."
+        )
+
+
+def export(model, directory, name=None, extra=None):
+    """Writes `model` for reuse: ``model.keras`` and a TF SavedModel.
+
+    Files written in `directory`:
+
+    * ``model.keras``: the Keras model (`load_model` reads it back);
+    * ``saved_model/``: TensorFlow SavedModel with a ``serve`` endpoint, which
+      needs neither symzoo nor Keras' custom objects:
+      ``tf.saved_model.load(p).serve(x)`` or
+      ``keras.layers.TFSMLayer(p, call_endpoint="serve")``;
+    * the weights manifest of `symzoo.models.weights.write_manifest`, when
+      that module is available.
+
+    Args:
+        model: a built Keras model.
+        directory: output directory (created if needed).
+        name: zoo name recorded in the manifest; default ``model.name``.
+        extra: dict of extra fields for the manifest.
+
+    Returns:
+        dict of the paths written (``"keras"``, ``"saved_model"``,
+        ``"manifest"`` when written).
+
+    Raises:
+        BackendError: if the Keras backend is not TensorFlow.
+        ValueError: if `model` is not a built Keras model.
+    """
+    import keras
+
+    if not isinstance(model, keras.Model):
+        raise ValueError(
+            f"Expected `model` to be a keras.Model. Received: model of type "
+            f"{type(model).__name__}"
+        )
+    if not model.built:
+        raise ValueError(
+            "Expected `model` to be built (called on data or created with an Input). "
+            f"Received: an unbuilt model {model.name!r}"
+        )
+    _require_tensorflow_backend("Exporting a SavedModel")
+    directory = pathlib.Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    keras_path = directory / "model.keras"
+    saved_path = directory / "saved_model"
+    model.save(keras_path)
+    if saved_path.exists():
+        shutil.rmtree(saved_path)
+    from symzoo._saved_model import export_frozen_saved_model
+
+    export_frozen_saved_model(model, saved_path)
+    written = {"keras": str(keras_path), "saved_model": str(saved_path)}
+    write_manifest = _manifest_function("write_manifest")
+    if write_manifest is not None:
+        write_manifest(directory, name or model.name, dict(extra or {}))
+        written["manifest"] = str(directory / "manifest.json")
+    return written
+
+
+def _manifest_function(attr):
+    try:
+        from symzoo.models import weights
+    except ImportError:
+        return None
+    return getattr(weights, attr, None)
+
+
+def _register_symzoo_objects():
+    """Imports the modules that register symzoo's serializable classes."""
+    import symzoo.layers  # noqa: F401
+    import symzoo.regularizers  # noqa: F401
+
+    try:
+        import symzoo.models  # noqa: F401
+    except ImportError:
+        pass
+    try:
+        import symzoo.metrics  # noqa: F401
+    except ImportError:
+        pass
+
+
+def _load_keras_file(path):
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"Expected a Keras model file (.keras, a zip archive written by "
+            f"model.save) at {path}. Received: a file that is not a zip archive "
+            "(corrupted or not a Keras model)."
+        )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as err:
+        raise ValueError(
+            f"Expected a Keras model file (.keras) at {path}. Received: a corrupted "
+            f"zip archive ({err})."
+        ) from None
+    if bad is not None:
+        raise ValueError(
+            f"Expected a Keras model file (.keras) at {path}. Received: a corrupted "
+            f"archive (member {bad!r} fails its CRC check)."
+        )
+    if "config.json" not in names:
+        raise ValueError(
+            f"Expected a Keras model file (.keras, with config.json inside) at {path}. "
+            f"Received: a zip archive holding {sorted(names)[:5]}."
+        )
+    _register_symzoo_objects()
+    import keras
+
+    try:
+        model = keras.saving.load_model(path)
+    except Exception as err:  # noqa: BLE001 - any failure means "not loadable"
+        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(
+            f"Expected a symzoo Keras model at {path}. Received: a file that Keras "
+            f"could not load ({type(err).__name__}: {message})."
+        ) from err
+    if not isinstance(model, keras.Model):
+        raise ValueError(
+            f"Expected a Keras model at {path}. Received: a saved "
+            f"{type(model).__name__}."
+        )
+    return model
+
+
+class SavedModelPredictor:
+    """Inference wrapper of a SavedModel's ``serve`` endpoint (non-TF backends)."""
+
+    def __init__(self, path, loaded):
+        self.path = str(path)
+        self._loaded = loaded
+        self._serve = loaded.serve
+
+    def __call__(self, x):
+        import numpy as np
+
+        return np.asarray(self._serve(np.asarray(x, dtype="float32")))
+
+    def predict(self, x, batch_size=256, verbose=0):
+        import numpy as np
+
+        x = np.asarray(x, dtype="float32")
+        parts = [self(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+        return np.concatenate(parts) if parts else np.zeros((0,), "float32")
+
+
+def _load_saved_model(path):
+    import tensorflow as tf
+
+    try:
+        loaded = tf.saved_model.load(str(path))
+    except Exception as err:  # noqa: BLE001
+        raise ValueError(
+            f"Expected a TensorFlow SavedModel (saved_model.pb and variables/) at "
+            f"{path}. Received: a directory TensorFlow could not load "
+            f"({type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''})."
+        ) from err
+    if not hasattr(loaded, "serve"):
+        raise ValueError(
+            f"Expected a SavedModel with a `serve` endpoint (written by "
+            f"symzoo.training.export or model.export) at {path}. Received: a "
+            "SavedModel without one."
+        )
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return SavedModelPredictor(path, loaded)
+    spec = loaded.serve.concrete_functions[0].structured_input_signature[0][0]
+    layer = keras.layers.TFSMLayer(str(path), call_endpoint="serve")
+    inputs = keras.Input(shape=tuple(spec.shape[1:]), dtype=spec.dtype.name)
+    return keras.Model(inputs, layer(inputs), name="saved_model")
+
+
+def load_model(path):
+    """Loads a model written by `train` or `export`.
+
+    Args:
+        path: a ``.keras`` file; a directory holding ``model.keras`` (a run
+            directory or an export directory); or a SavedModel directory
+            (``saved_model.pb``), or a directory holding ``saved_model/``
+            without ``model.keras``. A SavedModel is returned as a Keras model
+            wrapping `keras.layers.TFSMLayer` on the TensorFlow backend
+            (inference only), and as a `SavedModelPredictor` otherwise.
+
+    Raises:
+        FileNotFoundError: `path` does not exist.
+        ValueError: `path` is not one of the above, or is corrupted.
+    """
+    path = pathlib.Path(os.fspath(path))
+    if not path.exists():
+        raise FileNotFoundError(
+            f"Expected a model at {path} (a .keras file, a directory with "
+            "model.keras, or a SavedModel directory). Received: a path that does not exist."
+        )
+    if path.is_dir():
+        if (path / "manifest.json").is_file():
+            verify = _manifest_function("verify_manifest")
+            if verify is not None:
+                verify(path)  # ValueError / FileNotFoundError on a changed file
+        if (path / "model.keras").is_file():
+            return _load_keras_file(path / "model.keras")
+        if (path / "saved_model.pb").is_file():
+            return _load_saved_model(path)
+        if (path / "saved_model" / "saved_model.pb").is_file():
+            return _load_saved_model(path / "saved_model")
+        raise ValueError(
+            f"Expected {path} to hold model.keras or a TensorFlow SavedModel "
+            "(saved_model.pb). Received: a directory with neither, holding "
+            f"{sorted(p.name for p in path.iterdir())[:8]}."
+        )
+    return _load_keras_file(path)
+
+
+__all__ = [
+    "BackendError",
+    "QUICK_EPOCHS",
+    "QUICK_SIZES",
+    "SavedModelPredictor",
+    "evaluate_model",
+    "export",
+    "load_model",
+    "train",
+]
