@@ -682,14 +682,9 @@ def _register_symzoo_objects():
     import symzoo.layers  # noqa: F401
     import symzoo.regularizers  # noqa: F401
 
-    try:
-        import symzoo.models  # noqa: F401
-    except ImportError:
-        pass
-    try:
-        import symzoo.metrics  # noqa: F401
-    except ImportError:
-        pass
+    import symzoo.models  # noqa: F401
+    import symzoo.metrics  # noqa: F401
+    import symzoo.symmetry.extraction  # noqa: F401  (compact models: CircularPad, ScaledSum, ...)
 
 
 def _load_keras_file(path):
