@@ -99,7 +99,11 @@ def test_unknown_name_lists_the_known_ones(lookup):
 
 def test_docstrings_state_the_defaults():
     doc = models.mnist_translation.__doc__
-    assert "(default 0.0001)" in doc and "(16, 4)" in doc and "(default 0.001)" in doc
+    from symzoo.models import translation
+
+    defaults = translation.DEFAULTS["mnist_translation"]
+    assert f"(default {defaults['lam']!r})" in doc and repr(defaults["offsets"]) in doc
+    assert f"(default {defaults['learning_rate']!r})" in doc
     assert "{" not in models.set_sum.__doc__
     assert "(default 0.01)" in models.set_sum.__doc__
     assert "D^{-1/2}" in models.gcn.__doc__
