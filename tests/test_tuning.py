@@ -65,6 +65,13 @@ def test_every_model_has_a_valid_default_space():
         space = spaces.validate(spaces.default_space(name))
         assert "learning_rate" in space["hyperparameters"], name
         assert set(space["hyperparameters"]) <= set(spaces.searchable(name))
+        # The model's own defaults lie inside its space.
+        lr = space["hyperparameters"]["learning_rate"]
+        assert lr["min"] <= models.spec(name).learning_rate <= lr["max"], name
+        for key, value in models.spec(name).hyperparameters.items():
+            spec = space["hyperparameters"].get(key)
+            if spec is not None and spec["type"] == "choice":
+                assert value in spec["values"], (name, key)
     for name in spaces.REPORT_MODELS:
         assert name in spaces.SPACES
 
@@ -308,6 +315,9 @@ def test_search_resumes_and_keeps_finished_trials(tmp_path):
     # A finished search re-run runs nothing; other settings are refused.
     third = search("set_sum", max_trials=2, directory=runs, summary_dir=False, **TINY)
     assert third["timing"]["trials_this_run"] == [] and third["num_trials"] == 2
+    assert len(third["timing"]["sessions"]) == 3
+    assert third["timing"]["trials_run_all_sessions"] == 2  # summed over the runs
+    assert third["timing"]["trials_per_hour"] > 0
     with pytest.raises(ValueError, match="resumed with the settings"):
         search("set_sum", max_trials=3, directory=runs, summary_dir=False, **{**TINY, "epochs": 2})
 

@@ -180,7 +180,8 @@ def run(args):
     print(
         f"symzoo tune: {result['num_trials']} trial(s), "
         f"{timing['num_trials_this_run']} new in {timing['search_wall_time_s']:.1f} s "
-        f"({timing['trials_per_hour'] or '–'} trials/hour) on "
+        f"({timing['trials_per_hour_this_run'] or '–'} trials/hour; all runs: "
+        f"{timing['trials_per_hour'] or '–'}) on "
         f"{result['environment']['backend']} / {result['environment']['device']['type']}"
     )
     if best is not None:

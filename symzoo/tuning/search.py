@@ -56,6 +56,8 @@ QUICK_GRAPHS = 100
 #: The file in the project directory that records what a search was started
 #: with; a resumed search must match it.
 SEARCH_FILE = "symzoo_search.json"
+#: Every run (session) of a project: wall time, new trials, backend, device.
+SESSIONS_FILE = "symzoo_sessions.json"
 #: Per-trial record (wall time, worker, device) in each trial directory.
 TRIAL_FILE = "symzoo_trial.json"
 _RESUME_KEYS = ("model", "space", "tuner", "objective", "epochs", "batch_size", "data", "seed")
@@ -277,7 +279,7 @@ def _tuner_class(tuner):
             raise ImportError(
                 "The bayesian tuner (KerasTuner's BayesianOptimization) needs "
                 "scikit-learn and scipy: `pip install scikit-learn scipy` (or "
-                f"`pip install keras-tuner[bayesian]`). Missing: {e.name}"
+                f"`pip install keras-tuner[bayesian]`). Import failed: {e}"
             ) from None
     base = {
         "random": kt.RandomSearch,
@@ -553,6 +555,18 @@ def search(
     finished_now = {t["trial_id"] for t in trials if t["status"] in summary_lib.FINISHED}
     trials_this_run = sorted(finished_now - finished_before)
     best = summary_lib.best_trial(trials, objective[1])
+    env = environment_info()
+    sessions = _record_session(
+        project_dir,
+        {
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t_search)),
+            "search_wall_time_s": round(search_seconds, 3),
+            "trials": trials_this_run,
+            "backend": env["backend"],
+            "device": env["device"],
+            "role": role or "single",
+        },
+    )
     test = None
     if best is not None and evaluate_test:
         if data is None:
@@ -582,11 +596,12 @@ def search(
             "model_defaults": _jsonable(getattr(spec, "hyperparameters", {}) or {}),
             "model_default_learning_rate": getattr(spec, "learning_rate", None),
         },
-        environment=environment_info(),
+        environment=env,
         timing={
             "search_wall_time_s": round(search_seconds, 3),
             "total_wall_time_s": round(time.time() - t_start, 3),
             "trials_this_run": trials_this_run,
+            "sessions": sessions,
         },
         geometry=spaces_lib.geometry(name, hypermodel.space.get("fixed")),
     )
@@ -594,6 +609,15 @@ def search(
         summary_dir = summary_dir or os.path.join(DEFAULT_SUMMARY_ROOT, name)
         summary["files"] = summary_lib.write_summary(summary, summary_dir)
     return summary
+
+
+def _record_session(project_dir, session):
+    """Appends one run of a project to its ``symzoo_sessions.json``; returns all."""
+    path = os.path.join(project_dir, SESSIONS_FILE)
+    sessions = _read_json(path) or []
+    sessions.append(session)
+    _write_json_atomic(path, sessions)
+    return sessions
 
 
 def _load(dataset, seed, data_kwargs):

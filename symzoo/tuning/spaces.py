@@ -12,7 +12,7 @@ A *space* is a JSON-able dict::
         "offset_b_prime": {"type": "int", "min": 0, "max": 55},
         "activation": {"type": "choice", "values": ["sigmoid", "tanh", "elu", "relu"]},
         "l1": {"type": "choice", "values": [0.0, 1e-06, 1e-05, 0.0001]},
-        "learning_rate": {"type": "float", "min": 0.0001, "max": 0.01, "sampling": "log"}
+        "learning_rate": {"type": "float", "min": 0.0001, "max": 0.1, "sampling": "log"}
       },
       "fixed": {}                             # constructor kwargs passed as they are
     }
@@ -137,7 +137,7 @@ def lam_spec(mode):
     )
 
 
-_LR = float_range(1e-4, 1e-2, sampling="log")
+_LR = float_range(1e-4, 1e-1, sampling="log")
 
 
 def _translation_space(name, lam_mode="report"):

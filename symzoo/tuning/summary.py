@@ -143,7 +143,20 @@ def build_summary(
     n_run = len(timing.get("trials_this_run", []))
     wall = timing.get("search_wall_time_s") or 0
     timing["num_trials_this_run"] = n_run
-    timing["trials_per_hour"] = round(3600.0 * n_run / wall, 2) if n_run and wall > 0 else None
+    timing["trials_per_hour_this_run"] = (
+        round(3600.0 * n_run / wall, 2) if n_run and wall > 0 else None
+    )
+    # Over every run of the project that ran trials (a resumed search adds up).
+    sessions = [s for s in timing.get("sessions") or [] if s.get("trials")]
+    total_trials = sum(len(s["trials"]) for s in sessions)
+    total_wall = sum(s.get("search_wall_time_s") or 0 for s in sessions)
+    timing["trials_run_all_sessions"] = total_trials
+    timing["search_wall_time_all_sessions_s"] = round(total_wall, 3)
+    timing["trials_per_hour"] = (
+        round(3600.0 * total_trials / total_wall, 2)
+        if total_trials and total_wall > 0
+        else timing["trials_per_hour_this_run"]
+    )
     timing["mean_trial_s"] = round(sum(seconds) / len(seconds), 3) if seconds else None
     timing["trials_per_hour_per_worker"] = (
         round(3600.0 / timing["mean_trial_s"], 2) if timing["mean_trial_s"] else None
@@ -210,10 +223,13 @@ def markdown(summary, top=10):
         f"- backend: **{env.get('backend')}** (Keras {env.get('keras')}, KerasTuner "
         f"{env.get('keras_tuner')}), device: **{device.get('type')}** ({device.get('name')}, "
         f"{env.get('cpu_count')} CPU cores visible)",
-        f"- wall time of this run: {_fmt(timing.get('search_wall_time_s'))} s for "
-        f"{timing.get('num_trials_this_run')} new trial(s): **{_fmt(timing.get('trials_per_hour'))} "
-        f"trials/hour**; mean trial {_fmt(timing.get('mean_trial_s'))} s "
-        f"({_fmt(timing.get('trials_per_hour_per_worker'))} trials/hour per worker)",
+        f"- throughput: **{_fmt(timing.get('trials_per_hour'))} trials/hour** "
+        f"({timing.get('trials_run_all_sessions', timing.get('num_trials_this_run'))} trial(s) in "
+        f"{_fmt(timing.get('search_wall_time_all_sessions_s', timing.get('search_wall_time_s')))} s "
+        f"of search wall time over {len([s for s in timing.get('sessions') or [] if s.get('trials')]) or 1} "
+        f"run(s)); mean trial {_fmt(timing.get('mean_trial_s'))} s "
+        f"({_fmt(timing.get('trials_per_hour_per_worker'))} trials/hour per worker); this run: "
+        f"{timing.get('num_trials_this_run')} new trial(s) in {_fmt(timing.get('search_wall_time_s'))} s",
     ]
     if settings.get("distributed"):
         workers = sorted({t["tuner_id"] for t in summary["trials"] if t.get("tuner_id")})
@@ -342,7 +358,7 @@ def make_plots(summary, directory):
         for (b, bp), y in cells.items():
             i, j = bps.index(bp), bs.index(b)
             light = hi > lo and (y - lo) / (hi - lo) > 0.6
-            ax.text(j, i, f"{y:.3g}", ha="center", va="center", fontsize=7,
+            ax.text(j, i, f"{y:.4g}", ha="center", va="center", fontsize=7,
                     color="black" if light else "white")
             if stride is not None and bp == stride * b:
                 ax.add_patch(matplotlib.patches.Rectangle(
