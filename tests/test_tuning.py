@@ -329,6 +329,46 @@ def test_search_resumes_and_keeps_finished_trials(tmp_path):
     assert {t["status"] for t in summary["trials"]} == {"COMPLETED"}
 
 
+def _wait_for(path, timeout):
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def test_killed_search_continues_where_it_stopped(tmp_path):
+    """SIGKILL during the second trial: the re-run keeps trial 0 and reruns trial 1."""
+    from symzoo.tuning.search import search
+
+    runs = tmp_path / "runs"
+    project = runs / "set_sum_random"
+    settings = dict(max_trials=2, epochs=40, sizes=(4000, 100, 100))
+    cmd = [
+        sys.executable, "-m", "symzoo.tuning.cli", "set_sum", "--max-trials", "2",
+        "--epochs", "40", "--sizes", "4000", "100", "100", "--verbose", "0",
+        "--directory", str(runs), "--no-summary",
+    ]
+    proc = subprocess.Popen(
+        cmd, env=_subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        assert _wait_for(project / "trial_0" / "symzoo_trial.json", 120), "trial 0 never finished"
+        _wait_for(project / "trial_1" / "trial.json", 30)
+        time.sleep(0.3)
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    if _trial_json(project, "1")["status"] != "RUNNING":
+        pytest.skip("the second trial finished before the kill (machine too fast)")
+    before = _trial_json(project, "0")
+    summary = search("set_sum", directory=runs, summary_dir=False, verbose=0, **settings)
+    assert summary["timing"]["trials_this_run"] == ["1"]
+    assert summary["counts"] == {"COMPLETED": 2}
+    assert _trial_json(project, "0") == before
+
+
 def test_translation_search_summary(tmp_path):
     from symzoo.tuning.search import search
 

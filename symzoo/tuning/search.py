@@ -29,7 +29,6 @@ file system). The chief serves the oracle, waits for the workers and writes the
 summary; workers only run trials.
 """
 
-import copy
 import inspect
 import json
 import os
