@@ -20,7 +20,6 @@ setup(
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["symzoo", "symzoo.*"]),
-    package_data={"symzoo": ["tuning/spaces/*.json"]},
     python_requires=">=3.10",
     install_requires=[
         "numpy>=1.26",
@@ -36,6 +35,7 @@ setup(
         "test": ["pytest>=8", "pytest-timeout>=2"],
         "jax": ["jax>=0.4.30"],
         "torch": ["torch>=2.4"],
+        "bayesian": ["scikit-learn>=1.3"],
     },
     entry_points={"console_scripts": ["symzoo=symzoo.cli:main"]},
     classifiers=[
