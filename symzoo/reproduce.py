@@ -198,11 +198,33 @@ TABLE_HEADER = [
 ]
 
 
+def _merge_rows(path, rows, quick):
+    """`rows` plus the rows of an earlier results.json that this invocation did not re-run.
+
+    Re-running one row (``symzoo reproduce mnist_8_4``) must not drop the model's other rows.
+    Rows are kept in `EXPERIMENTS` order; an earlier file of the other mode (``--quick`` or
+    not) or a row no longer in `EXPERIMENTS` is dropped.
+    """
+    order = {e.row: i for i, e in enumerate(EXPERIMENTS)}
+    merged = {r["row"]: r for r in rows}
+    if path.exists():
+        try:
+            earlier = json.loads(path.read_text())
+        except ValueError:
+            earlier = {}
+        if earlier.get("quick") == quick:
+            for row in earlier.get("rows", []):
+                if row.get("row") in order and row["row"] not in merged:
+                    merged[row["row"]] = row
+    return sorted(merged.values(), key=lambda r: order.get(r["row"], len(order)))
+
+
 def _write_model_folder(model_name, rows, runs_by_row, folder, saved_root, quick):
     from symzoo import datasets, models, plots, training
 
     folder.mkdir(parents=True, exist_ok=True)
     spec = models.spec(model_name)
+    rows = _merge_rows(folder / "results.json", rows, quick)
     payload = {
         "model": model_name,
         "dataset": spec.dataset,
@@ -220,6 +242,10 @@ def _write_model_folder(model_name, rows, runs_by_row, folder, saved_root, quick
     figures = []
     kind = _KERNEL_KIND.get(model_name)
     for row in rows:
+        if row["row"] not in runs_by_row:  # kept from an earlier invocation
+            if (folder / f"kernel_{row['row']}.png").exists():
+                figures.append(f"kernel_{row['row']}.png")
+            continue
         run = runs_by_row[row["row"]][0]
         if kind and run["kernel"] is not None:
             path = folder / f"kernel_{row['row']}.png"
@@ -237,7 +263,7 @@ def _write_model_folder(model_name, rows, runs_by_row, folder, saved_root, quick
         except Exception as err:  # a figure must not lose the results
             print(f"[reproduce] no sample figure for {model_name}: {err}", file=sys.stderr)
     # Pretrained model of the default row (seed 0).
-    default = [r for r in rows if r["default"]]
+    default = [r for r in rows if r["default"] and r["row"] in runs_by_row]
     exported = None
     if default:
         row = default[0]
@@ -259,6 +285,8 @@ def _write_model_folder(model_name, rows, runs_by_row, folder, saved_root, quick
             },
         )
         exported = target
+    elif (saved_root / model_name / "manifest.json").exists():
+        exported = saved_root / model_name  # exported by an earlier invocation
     _write_card(model_name, spec, rows, figures, folder, exported, payload["command"])
     return table
 
@@ -308,6 +336,17 @@ def _write_card(model_name, spec, rows, figures, folder, exported, command):
     notes = folder / "NOTES.md"
     if notes.exists():
         lines += ["", notes.read_text().strip(), ""]
+    study = folder / "sharing_study.md"
+    if study.exists():
+        lines += ["", "## Sharing-strength study", "",
+                  "What limits the MLP: the same budget for no sharing, the report's sharing, "
+                  "stronger sharing along a true translation and perfectly tied templates "
+                  "(`benchmarks/mnist_sharing_study.py`, raw numbers in "
+                  "[sharing_study.json](sharing_study.json)):", "",
+                  study.read_text().strip(), ""]
+    orbit_md = _orbit_markdown(model_name, folder)
+    if orbit_md:
+        lines += ["", "## Orbit generalisation", "", orbit_md, ""]
     symmetry = folder / "inspect" / "symmetry.json"
     if symmetry.exists():
         lines += ["", "## Symmetry analysis", "",
@@ -333,6 +372,34 @@ def _write_card(model_name, spec, rows, figures, folder, exported, command):
     if figures:
         lines += ["", "## Figures", ""] + [f"![{f}]({f})" for f in figures]
     (folder / "README.md").write_text("\n".join(lines) + "\n")
+
+
+def _orbit_markdown(model_name, folder):
+    """The orbit-generalisation section of a translation model's card, or None.
+
+    The experiment trains the MLP and its CNN baseline together, so both cards read
+    ``models/<mlp>/orbit/orbit.json`` (written by ``symzoo inspect <mlp> --orbit --out
+    models/<mlp>/orbit``).
+    """
+    from symzoo.symmetry import orbit
+
+    if model_name not in orbit.PAIRS:
+        return None
+    mlp = orbit.PAIRS[model_name][1]
+    path = folder.parent / mlp / "orbit" / "orbit.json"
+    if not path.exists():
+        return None
+    result = json.loads(path.read_text())
+    command = result.get("command") or f"symzoo inspect {mlp} --orbit --out models/{mlp}/orbit"
+    table = "\n".join(
+        line for line in orbit.to_markdown(result).splitlines() if not line.startswith("## ")
+    ).strip()
+    return (
+        "Trained on examples whose object lies in a part of the translation orbit only, "
+        f"tested everywhere (written by `{command}`; [orbit.json](../{mlp}/orbit/orbit.json)); "
+        "`/projected` is the MLP with its kernel projected onto the translation-equivariant "
+        "subspace:\n\n" + table
+    )
 
 
 _SYMMETRY_KEYS = ("equivariance_error", "invariance_error", "norm_share", "accuracy",
