@@ -90,6 +90,36 @@ def test_refresh_cards_adds_the_symmetry_analysis(quick_run):
     assert (out / "models" / "set_sum" / "inspect" / "report.md").exists()
 
 
+def test_rerunning_one_row_keeps_the_other_rows_of_the_model(quick_run):
+    out, _ = quick_run
+    reproduce.reproduce(["blob1d_tanh"], seeds=1, quick=True, out=out, verbose=0,
+                        update_readme=False)
+    payload = json.loads((out / "models" / "blob1d_translation" / "results.json").read_text())
+    rows = [r["row"] for r in payload["rows"]]
+    # EXPERIMENTS order, the earlier row kept with its 2 seeds, the new one added
+    assert rows == ["blob1d_tanh", "blob1d_elu"]
+    assert payload["rows"][1]["seeds"] == [0, 1] and payload["rows"][0]["seeds"] == [0]
+    card = (out / "models" / "blob1d_translation" / "README.md").read_text()
+    assert "MLP, tanh" in card and "MLP, ELU |" in card
+    assert "kernel_blob1d_elu.png" in card  # the earlier row's figure is still linked
+
+
+def test_cards_carry_the_orbit_generalisation_of_the_pair(quick_run):
+    out, _ = quick_run
+    from symzoo.symmetry import orbit
+
+    result = orbit.orbit_generalization("blob1d", quick=True)
+    result["command"] = "symzoo inspect blob1d_translation --orbit --quick --out X"
+    folder = out / "models" / "blob1d_translation" / "orbit"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "orbit.json").write_text(json.dumps(result))
+    md = reproduce._orbit_markdown("cnn1d", out / "models" / "cnn1d")
+    assert "symzoo inspect blob1d_translation --orbit --quick --out X" in md
+    assert "| cnn1d |" in md and "| blob1d_translation |" in md
+    assert "## " not in md  # the card supplies the heading
+    assert reproduce._orbit_markdown("set_sum", out / "models" / "set_sum") is None
+
+
 def test_unknown_rows_are_rejected():
     with pytest.raises(ValueError, match="Expected experiment rows"):
         reproduce.experiments(["nope"])

@@ -531,6 +531,10 @@ def add_arguments(parser):
         "--epochs", type=int, default=None, help="training epochs of --orbit (default 5)"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed (model init for --orbit)")
+    parser.add_argument(
+        "--sizes", type=int, nargs=3, default=None, metavar=("TRAIN", "VAL", "TEST"),
+        help="examples per split for --orbit (default: the data set's sizes)",
+    )
 
 
 def run(args):
@@ -548,6 +552,15 @@ def run(args):
             data_seed=args.data_seed,
             quick=args.quick,
             data_dir=args.data_dir,
+            sizes=args.sizes,
+        )
+        result["command"] = " ".join(
+            ["symzoo inspect", str(args.model), "--orbit"]
+            + (["--quick"] if args.quick else [])
+            + ([f"--epochs {args.epochs}"] if args.epochs else [])
+            + ([f"--sizes {' '.join(map(str, args.sizes))}"] if args.sizes else [])
+            + ([f"--seed {args.seed}"] if args.seed else [])
+            + ["--out", str(out)]
         )
         out_path = pathlib.Path(out)
         out_path.mkdir(parents=True, exist_ok=True)
