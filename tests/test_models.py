@@ -10,21 +10,10 @@ import numpy as np
 import pytest
 
 from symzoo import models
+from symzoo.models import registry
 from symzoo.models import weights as weights_lib
 
-NAMES = [
-    "set_sum",
-    "deepsets",
-    "blob1d_translation",
-    "cnn1d",
-    "blob2d_translation",
-    "cnn2d",
-    "mnist_translation",
-    "mnist_cnn",
-    "graph_degree",
-    "gcn",
-    "gin",
-]
+NAMES = list(registry.NAMES)
 SMALL = [n for n in NAMES if n != "mnist_translation"]
 
 
@@ -57,6 +46,7 @@ def mnist_translation_model():
 
 def test_list_is_the_eleven_names_in_order():
     assert models.list() == NAMES
+    assert len(NAMES) == len(set(NAMES)) == 11
     assert models.list() is not models.list()  # callers may mutate their copy
 
 
@@ -74,6 +64,7 @@ def test_specs_match_the_report():
         "gcn": ("test_node_accuracy", 0.5769, "graph_degree", "node_regression"),
         "gin": ("test_node_accuracy", None, "graph_degree", "node_regression"),
     }
+    assert list(expected) == models.list()  # also pins the order of list()
     for name, (metric, value, dataset, task) in expected.items():
         spec = models.spec(name)
         assert isinstance(spec, models.ModelSpec)

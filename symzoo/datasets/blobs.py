@@ -16,6 +16,35 @@ def _noisy(rng, x, noise):
     return x
 
 
+def _blob_splits(name, num_classes, draw, seed, sizes, noise, amplitude, **geometry):
+    """The sampling loop shared by the blob generators (after they validated
+    ``sizes`` and ``geometry``).
+
+    Validates ``noise`` and ``amplitude``; then for each split (one generator
+    each, see `splits.split_rngs`): balanced labels ``y``, the clean float32
+    images ``draw(rng, y, (low, high), **geometry)``, noise and clipping.
+    ``geometry`` (the image size) goes into ``info`` after ``sizes``.
+    """
+    noise = _validation.non_negative_float("noise", noise)
+    amplitude = _splits.check_amplitude(amplitude)
+    data = []
+    for rng, n in zip(_splits.split_rngs(seed), sizes):
+        y = _splits.balanced_labels(rng, n, num_classes)
+        data.append((_noisy(rng, draw(rng, y, amplitude, **geometry), noise), y))
+    return _splits.Splits(
+        *data,
+        name=name,
+        seed=int(seed),
+        info={
+            "sizes": sizes,
+            **geometry,
+            "noise": noise,
+            "amplitude": amplitude,
+            "num_classes": num_classes,
+        },
+    )
+
+
 def blob1d(
     seed=0,
     sizes=(35000, 10000, 5000),
@@ -56,33 +85,23 @@ def blob1d(
             f"Expected `length` to be at least {BLOB1D_CLASSES} (the widest blob). "
             f"Received: length={length!r}"
         )
-    noise = _validation.non_negative_float("noise", noise)
-    lo, hi = _splits.check_amplitude(amplitude)
-    rngs = _splits.split_rngs(seed)
-    offsets = np.arange(BLOB1D_CLASSES)
-    data = []
-    for rng, n in zip(rngs, sizes):
-        y = _splits.balanced_labels(rng, n, BLOB1D_CLASSES)
-        amp = rng.uniform(lo, hi, size=n).astype(np.float32)
-        start = rng.integers(0, length, size=n)
-        x = np.zeros((n, length), dtype=np.float32)
-        mask = offsets[None, :] <= y[:, None]  # width c + 1
-        rows = np.broadcast_to(np.arange(n)[:, None], mask.shape)[mask]
-        cols = ((start[:, None] + offsets[None, :]) % length)[mask]
-        x[rows, cols] = amp[rows]
-        data.append((_noisy(rng, x, noise), y))
-    return _splits.Splits(
-        *data,
-        name="blob1d",
-        seed=int(seed),
-        info={
-            "sizes": sizes,
-            "length": length,
-            "noise": noise,
-            "amplitude": (lo, hi),
-            "num_classes": BLOB1D_CLASSES,
-        },
+    return _blob_splits(
+        "blob1d", BLOB1D_CLASSES, _draw_blob1d, seed, sizes, noise, amplitude, length=length
     )
+
+
+def _draw_blob1d(rng, y, amplitude, length):
+    """Clean blob1d images ``(N, length)`` for the labels ``y``."""
+    n = len(y)
+    offsets = np.arange(BLOB1D_CLASSES)
+    amp = rng.uniform(*amplitude, size=n).astype(np.float32)
+    start = rng.integers(0, length, size=n)
+    x = np.zeros((n, length), dtype=np.float32)
+    mask = offsets[None, :] <= y[:, None]  # width c + 1
+    rows = np.broadcast_to(np.arange(n)[:, None], mask.shape)[mask]
+    cols = ((start[:, None] + offsets[None, :]) % length)[mask]
+    x[rows, cols] = amp[rows]
+    return x
 
 
 def _blob2d_shapes():
@@ -143,33 +162,23 @@ def blob2d(seed=0, sizes=(21000, 6000, 3000), size=10, noise=0.05, amplitude=(1.
         raise ValueError(
             f"Expected `size` to be at least 4 (the largest shape). Received: size={size!r}"
         )
-    noise = _validation.non_negative_float("noise", noise)
-    lo, hi = _splits.check_amplitude(amplitude)
-    shapes = _blob2d_shapes()
-    rngs = _splits.split_rngs(seed)
-    data = []
-    for rng, n in zip(rngs, sizes):
-        y = _splits.balanced_labels(rng, n, BLOB2D_CLASSES)
-        variant = rng.integers(0, 4, size=n)
-        amp = rng.uniform(lo, hi, size=n).astype(np.float32)
-        corner = rng.integers(0, size, size=(n, 2))
-        x = np.zeros((n, size, size), dtype=np.float32)
-        for c, variants in enumerate(shapes):
-            for v, offsets in enumerate(variants):
-                idx = np.flatnonzero((y == c) & (variant % len(variants) == v))
-                r = (corner[idx, 0:1] + offsets[None, :, 0]) % size
-                q = (corner[idx, 1:2] + offsets[None, :, 1]) % size
-                x[idx[:, None], r, q] = amp[idx, None]
-        data.append((_noisy(rng, x, noise), y))
-    return _splits.Splits(
-        *data,
-        name="blob2d",
-        seed=int(seed),
-        info={
-            "sizes": sizes,
-            "size": size,
-            "noise": noise,
-            "amplitude": (lo, hi),
-            "num_classes": BLOB2D_CLASSES,
-        },
+    return _blob_splits(
+        "blob2d", BLOB2D_CLASSES, _draw_blob2d, seed, sizes, noise, amplitude, size=size
     )
+
+
+def _draw_blob2d(rng, y, amplitude, size):
+    """Clean blob2d images ``(N, size, size)`` for the labels ``y``."""
+    n = len(y)
+    shapes = _blob2d_shapes()
+    variant = rng.integers(0, 4, size=n)
+    amp = rng.uniform(*amplitude, size=n).astype(np.float32)
+    corner = rng.integers(0, size, size=(n, 2))
+    x = np.zeros((n, size, size), dtype=np.float32)
+    for c, variants in enumerate(shapes):
+        for v, offsets in enumerate(variants):
+            idx = np.flatnonzero((y == c) & (variant % len(variants) == v))
+            r = (corner[idx, 0:1] + offsets[None, :, 0]) % size
+            q = (corner[idx, 1:2] + offsets[None, :, 1]) % size
+            x[idx[:, None], r, q] = amp[idx, None]
+    return x

@@ -69,56 +69,9 @@ class Group:
         return ""
 
 
-class SetPermutation(Group):
-    """The symmetric group S_n permuting the n elements of a set.
-
-    Input action: ``x (N, n) -> x[:, π]``. Output action: the identity (the
-    set-sum target is invariant). Elements are permutations, arrays of shape
-    (n,).
-    """
-
-    kind = "invariant"
-
-    def __init__(self, n):
-        self.n = _validation.positive_int("n", n)
-
-    @property
-    def order(self):
-        import math
-
-        return math.factorial(self.n)
-
-    def sample(self, rng, k):
-        rng = _check_rng(rng)
-        k = _validation.positive_int("k", k)
-        return np.stack([rng.permutation(self.n) for _ in range(k)])
-
-    def identity(self):
-        return np.arange(self.n)
-
-    def act_input(self, x, g):
-        g = np.asarray(g)
-        if _is_numpy(x):
-            return np.asarray(x)[:, g]
-        from keras import ops
-
-        return ops.take(x, g, axis=1)
-
-    def _describe(self):
-        return f"n={self.n}"
-
-
-class GraphNodePermutation(Group):
-    """The symmetric group S_n relabelling the nodes of an n-node graph.
-
-    With P the permutation matrix of π (``P[i, π[i]] = 1``), the input action
-    is ``A -> P A Pᵀ``, i.e. ``A'[:, i, j] = A[:, π[i], π[j]]``, and the output
-    action on per-node outputs is ``y -> y[:, π]`` (node i of the relabelled
-    graph is node π[i] of the original). Node degrees are equivariant:
-    ``degrees(P A Pᵀ) = degrees(A)[:, π]``.
-    """
-
-    kind = "equivariant"
+class _Permutations(Group):
+    """Shared base of the symmetric groups S_n: elements are permutations of
+    ``range(n)``, arrays of shape (n,)."""
 
     def __init__(self, n):
         self.n = _validation.positive_int("n", n)
@@ -138,6 +91,46 @@ class GraphNodePermutation(Group):
         return np.arange(self.n)
 
     @staticmethod
+    def _permute_axis1(x, g):
+        """``x[:, g]``: the permutation ``g`` applied to axis 1 of a batch."""
+        g = np.asarray(g)
+        if _is_numpy(x):
+            return np.asarray(x)[:, g]
+        from keras import ops
+
+        return ops.take(x, g, axis=1)
+
+    def _describe(self):
+        return f"n={self.n}"
+
+
+class SetPermutation(_Permutations):
+    """The symmetric group S_n permuting the n elements of a set.
+
+    Input action: ``x (N, n) -> x[:, π]``. Output action: the identity (the
+    set-sum target is invariant). Elements are permutations, arrays of shape
+    (n,).
+    """
+
+    kind = "invariant"
+
+    def act_input(self, x, g):
+        return self._permute_axis1(x, g)
+
+
+class GraphNodePermutation(_Permutations):
+    """The symmetric group S_n relabelling the nodes of an n-node graph.
+
+    With P the permutation matrix of π (``P[i, π[i]] = 1``), the input action
+    is ``A -> P A Pᵀ``, i.e. ``A'[:, i, j] = A[:, π[i], π[j]]``, and the output
+    action on per-node outputs is ``y -> y[:, π]`` (node i of the relabelled
+    graph is node π[i] of the original). Node degrees are equivariant:
+    ``degrees(P A Pᵀ) = degrees(A)[:, π]``.
+    """
+
+    kind = "equivariant"
+
+    @staticmethod
     def matrix(g):
         """The permutation matrix P with ``P[i, g[i]] = 1``."""
         g = np.asarray(g)
@@ -154,15 +147,7 @@ class GraphNodePermutation(Group):
         return ops.take(ops.take(x, g, axis=1), g, axis=2)
 
     def act_output(self, y, g):
-        g = np.asarray(g)
-        if _is_numpy(y):
-            return np.asarray(y)[:, g]
-        from keras import ops
-
-        return ops.take(y, g, axis=1)
-
-    def _describe(self):
-        return f"n={self.n}"
+        return self._permute_axis1(y, g)
 
 
 class CyclicTranslation(Group):
