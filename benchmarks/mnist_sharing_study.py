@@ -47,7 +47,13 @@ CONFIGS = [
     ("mlp_1_2_l10", "MLP, (1, 2), λ=10", "mlp", {"offsets": (1, 2), "lam": 10.0}),
     ("mlp_1_2_l100", "MLP, (1, 2), λ=100", "mlp", {"offsets": (1, 2), "lam": 100.0}),
     ("mlp_1_2_l1000", "MLP, (1, 2), λ=1000", "mlp", {"offsets": (1, 2), "lam": 1000.0}),
+    ("mlp_0_0_lr5e-3", "MLP, no sharing (0, 0), lr 5e-3", "mlp",
+     {"offsets": (0, 0), "lam": 0.0, "learning_rate": 5e-3}),
+    ("mlp_1_2_l100_lr5e-3", "MLP, (1, 2), λ=100, lr 5e-3", "mlp",
+     {"offsets": (1, 2), "lam": 100.0, "learning_rate": 5e-3}),
     ("tied", "perfectly shared (compact, exact ties)", "tied", {}),
+    ("tied_lr5e-3", "perfectly shared, lr 5e-3", "tied", {"learning_rate": 5e-3}),
+    ("tied_lr5e-4", "perfectly shared, lr 5e-4", "tied", {"learning_rate": 5e-4}),
     ("cnn", "mnist_cnn baseline", "cnn", {}),
 ]
 
@@ -89,6 +95,8 @@ class TiedTranslationScores(keras.layers.Layer):
 
 
 def build(kind, kwargs, learning_rate):
+    kwargs = dict(kwargs)
+    learning_rate = kwargs.pop("learning_rate", learning_rate)
     if kind == "mlp":
         return models.mnist_translation(learning_rate=learning_rate, **kwargs)
     if kind == "cnn":
@@ -117,10 +125,11 @@ def to_markdown(result):
         )
     return (
         f"Trained on {a['train']:,} padded-MNIST training digits for {a['epochs']} epoch(s), "
-        f"Adam lr {a['learning_rate']} for the MLPs and the tied model (the CNN uses its own "
-        f"defaults), seed 0, data seed 0; tested on {a['test']:,} test digits. Written by "
+        f"Adam lr {a['learning_rate']} for the MLPs and the tied model unless the row says "
+        f"otherwise (the CNN uses its own defaults), seed 0, data seed 0; tested on {a['test']:,} test digits. Written by "
         f"`python benchmarks/mnist_sharing_study.py --train {a['train']} --epochs "
-        f"{a['epochs']}` on {result['backend']} in {result['seconds']:.0f} s.\n\n"
+        f"{a['epochs']}{' --tag ' + a['tag'] if a.get('tag') else ''}` on {result['backend']} "
+        f"({sum(r['seconds'] for r in result['rows']):.0f} s of training and evaluation).\n\n"
         + "\n".join(lines)
         + "\n"
     )
@@ -136,17 +145,22 @@ def main(argv=None):
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--only", nargs="*", help="rows to run (default: all)")
     parser.add_argument("--out", default=str(REPO / "models" / "mnist_translation"))
+    parser.add_argument("--tag", default=None,
+                        help="suffix of the output files (sharing_study_<tag>.json/.md), to "
+                        "keep a second budget beside the default one")
     args = parser.parse_args(argv)
     data = datasets.padded_mnist(
         seed=0, data_dir=args.data_dir, sizes=(args.train, 1000, args.test)
     )
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    path = out / "sharing_study.json"
+    stem = "sharing_study" + (f"_{args.tag}" if args.tag else "")
+    path = out / f"{stem}.json"
     previous = {}
     if path.exists() and args.only:  # keep the rows not re-run
         old = json.loads(path.read_text())
-        if old.get("args", {}).get("train") == args.train and old["args"].get("epochs") == args.epochs:
+        same = ("train", "epochs", "test", "batch_size", "learning_rate")
+        if all(old.get("args", {}).get(k) == getattr(args, k) for k in same):
             previous = {r["row"]: r for r in old["rows"]}
     start = time.time()
     rows = []
@@ -169,14 +183,14 @@ def main(argv=None):
         print(f"{row:<16} {rows[-1]['params']:>10,}  {acc:.4f}    {rows[-1]['seconds']:.0f}",
               flush=True)
     result = dict(
-        args=dict(train=args.train, test=args.test, epochs=args.epochs,
+        args=dict(train=args.train, test=args.test, epochs=args.epochs, tag=args.tag,
                   batch_size=args.batch_size, learning_rate=args.learning_rate),
         backend=keras.backend.backend(), seconds=time.time() - start, rows=rows,
         command=" ".join(["python", "benchmarks/mnist_sharing_study.py", *sys.argv[1:]]),
     )
     path.write_text(json.dumps(result, indent=2) + "\n")
-    (out / "sharing_study.md").write_text(to_markdown(result))
-    print(f"wrote {path} and {out / 'sharing_study.md'}")
+    (out / f"{stem}.md").write_text(to_markdown(result))
+    print(f"wrote {path} and {out / f'{stem}.md'}")
     return 0
 
 

@@ -48,6 +48,8 @@ class Experiment:
     max_seeds: int | None = None  # cap on seeds (MNIST-56 is expensive on CPU)
     default: bool = False  # the row whose model ships in saved_models/<model>/
     note: str = ""
+    # Extra arguments of `symzoo.training.train` (e.g. learning_rate, lr_schedule, batch_size).
+    train_kwargs: dict = dataclasses.field(default_factory=dict)
 
 
 EXPERIMENTS = (
@@ -79,6 +81,17 @@ EXPERIMENTS = (
     Experiment("mnist_1_2", "mnist_translation", "MLP, (b, b') = (1, 2) = (b, s·b)", "accuracy",
                None, {"offsets": (1, 2)}, max_seeds=1,
                note="b' = s·b: a true stride-2 translation (not in the report)"),
+    Experiment("mnist_0_0_long", "mnist_translation", "MLP, (0, 0), 8 epochs, cosine lr",
+               "accuracy", None, {"offsets": (0, 0), "lam": 0.0}, epochs=8, max_seeds=1,
+               train_kwargs={"lr_schedule": "cosine"},
+               note="better training, no sharing: the control for the row below"),
+    Experiment("mnist_1_2_long", "mnist_translation",
+               "MLP, (1, 2), λ=10, 8 epochs, cosine lr", "accuracy", None,
+               {"offsets": (1, 2), "lam": 10.0}, epochs=8, max_seeds=1,
+               train_kwargs={"lr_schedule": "cosine"},
+               note="better training with sharing along a true stride-2 translation, at the "
+                    "strength where the mean-reduced penalty's gradient (λ/24.6M per weight) "
+                    "meets the data gradient"),
     Experiment("mnist_cnn", "mnist_cnn", "CNN baseline", "accuracy", 0.8804, max_seeds=1,
                default=True),
 )
@@ -139,6 +152,7 @@ def _run_experiment(exp, seeds, quick, out_root, data_dir, epochs, verbose):
             verbose=verbose,
             data_dir=data_dir,
             resume=True,
+            **exp.train_kwargs,
         )
         value = float(result["metrics"][exp.metric])
         per_seed.append(value)
@@ -331,19 +345,24 @@ def _write_card(model_name, spec, rows, figures, folder, exported, command):
         "",
     ]
     for row in rows:
-        if row.get("note"):
-            lines.append(f"- {row['label']}: {row['note']}")
+        changes = [f"`{k}={v!r}`" for k, v in {**row.get("model_kwargs", {}),
+                                                **row.get("train_kwargs", {})}.items()]
+        if row.get("note") or changes:
+            lines.append(f"- {row['label']}: " + "; ".join(
+                ([f"settings {', '.join(changes)}"] if changes else [])
+                + ([row["note"]] if row.get("note") else [])))
     notes = folder / "NOTES.md"
     if notes.exists():
         lines += ["", notes.read_text().strip(), ""]
-    study = folder / "sharing_study.md"
-    if study.exists():
+    studies = sorted(folder.glob("sharing_study*.md"))
+    if studies:
         lines += ["", "## Sharing-strength study", "",
                   "What limits the MLP: the same budget for no sharing, the report's sharing, "
                   "stronger sharing along a true translation and perfectly tied templates "
-                  "(`benchmarks/mnist_sharing_study.py`, raw numbers in "
-                  "[sharing_study.json](sharing_study.json)):", "",
-                  study.read_text().strip(), ""]
+                  "(`benchmarks/mnist_sharing_study.py`; raw numbers in the `sharing_study*.json` "
+                  "files beside this card):", ""]
+        for study in studies:
+            lines += [study.read_text().strip(), ""]
     orbit_md = _orbit_markdown(model_name, folder)
     if orbit_md:
         lines += ["", "## Orbit generalisation", "", orbit_md, ""]
@@ -351,14 +370,9 @@ def _write_card(model_name, spec, rows, figures, folder, exported, command):
     if symmetry.exists():
         lines += ["", "## Symmetry analysis", "",
                   f"Written by `symzoo inspect saved_models/{model_name} --out "
-                  f"models/{model_name}/inspect` (full report: [inspect/report.md]"
-                  "(inspect/report.md)):", ""]
-        data = json.loads(symmetry.read_text())
-        for key, value in _flatten(data).items():
-            if isinstance(value, float) and any(
-                word in key for word in _SYMMETRY_KEYS
-            ):
-                lines.append(f"- `{key}`: {value:.4g}")
+                  f"models/{model_name}/inspect` on the pretrained model (full report with "
+                  "heatmaps: [inspect/report.md](inspect/report.md)).", "",
+                  _symmetry_markdown(json.loads(symmetry.read_text())), ""]
     if exported:
         lines += [
             "",
@@ -402,46 +416,93 @@ def _orbit_markdown(model_name, folder):
     )
 
 
-_SYMMETRY_KEYS = ("equivariance_error", "invariance_error", "norm_share", "accuracy",
-                  "node_accuracy", "l1", "reduction", "shift_correlation", "column_sum")
+def _symmetry_markdown(data):
+    """The card's summary of a `symzoo.symmetry.report.inspect` result (symmetry.json)."""
+    group = data.get("group", {})
+    lines = [
+        f"Group: {group.get('description', group.get('name', '?'))}; "
+        f"{group.get('num_elements_sampled')} sampled elements on {group.get('examples')} "
+        "test inputs. Equivariance error: mean (max) of ‖f(g·x) − ρ(g)·f(x)‖ / ‖f(x)‖; "
+        "transformed: the test metric on g·x (mean over g, worst g).",
+        "",
+        "| model | equivariance error | test metric | on transformed inputs (mean / worst) |",
+        "|---|---|---|---|",
+    ]
+    functional = data.get("functional", {})
+    info = data.get("extraction") or {}
+    names = {"original": "as trained", "projected": "kernel projected (Reynolds)",
+             "extracted": f"compact model ({info.get('params_after', '?'):,} params)"
+             if info else "compact model"}
+    for key in ("original", "projected", "extracted"):
+        m = functional.get(key)
+        if not m:
+            continue
+        test = m.get("test", {})
+        metric = next(iter(test), None)
+        tt = m.get("transformed_test", {})
+        lines.append(
+            f"| {names[key]} | {m['equivariance_error']:.3g} ({m['equivariance_error_max']:.3g}) "
+            f"| {metric} {test.get(metric, float('nan')):.4f} | "
+            f"{tt.get(metric, float('nan')):.4f} / {tt.get(f'{metric}_worst', float('nan')):.4f} |"
+        )
+    for layer_name, layer in (data.get("layers") or {}).items():
+        extra = ", ".join(
+            f"{k} {v:.4g}" for k, v in layer.items()
+            if isinstance(v, float) and k not in ("norm_share", "random_kernel_norm_share")
+        )
+        lines += ["", f"Kernel `{layer_name}` {tuple(layer.get('kernel_shape', ()))}: share of "
+                  f"‖W‖² in the equivariant subspace {layer['norm_share']:.4f} (a random kernel: "
+                  f"{layer.get('random_kernel_norm_share', float('nan')):.4f})"
+                  + (f"; {extra}" if extra else "") + "."]
+    if info:
+        lines += ["", f"Extraction: {info['params_before']:,} → {info['params_after']:,} "
+                  f"parameters ({info['reduction_factor']:.0f}×); max |compact − projected| "
+                  f"output {info.get('max_abs_diff_vs_projected', float('nan')):.2g}."]
+    return "\n".join(lines)
 
 
-def _flatten(data, prefix=""):
-    out = {}
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(_flatten(value, name + "."))
-        else:
-            out[name] = value
-    return out
+README_HEADER = [
+    "| model | experiment | metric | ours (mean ± std) | seeds | epochs | report |",
+    "|---|---|---|---|---|---|---|",
+]
 
 
 def _update_readme(readme, tables, quick, seeds, wall):
     """Rewrites the README's results table from every ``models/*/results.json`` on disk.
 
     `tables` (this invocation's tables) is kept for the rows of models that have no
-    results.json yet; rows written by earlier invocations stay in the table.
+    results.json yet; rows written by earlier invocations stay in the table. The line above
+    the table gives the recorded run time of the rows (the ``seconds`` of each run in the
+    results files) and of this invocation (`wall`, None for ``--cards-only``).
     """
     models_dir = readme.parent / "models"
     order = [e.model for e in EXPERIMENTS]
-    found = {}
+    found, seconds = {}, 0.0
     for path in models_dir.glob("*/results.json") if models_dir.is_dir() else []:
         payload = json.loads(path.read_text())
-        found[payload["model"]] = TABLE_HEADER + [
+        if payload.get("quick", False) != quick:
+            continue
+        found[payload["model"]] = [
             line for row in payload["rows"] for line in _row_markdown(row)
         ]
-    tables = {**tables, **found}
+        seconds += sum(sum(row.get("seconds", [])) for row in payload["rows"])
+    tables = {**{k: v[len(TABLE_HEADER):] for k, v in tables.items()}, **found}
+    invocation = (
+        f"last invocation: seeds 0..{len(seeds) - 1}, {wall / 60:.1f} min"
+        if wall is not None else "last rewritten by `symzoo reproduce --cards-only`"
+    )
     lines = [
         README_START,
-        f"Written by `symzoo reproduce{' --quick' if quick else ''}` (last invocation: "
-        f"--seeds {len(seeds)}, {wall / 60:.1f} min on this machine); test split, mean ± std "
-        "over the seeds in the table. Each model card in `models/<name>/` says more.",
+        f"Written by `symzoo reproduce{' --quick' if quick else ''}` from every "
+        f"`models/*/results.json` ({invocation}); test split, mean ± std over the seeds in the "
+        f"table. The runs behind these rows took {seconds / 60:.0f} min of training and "
+        "evaluation on this machine (the `seconds` recorded in the results files; a resumed run "
+        "counts its last part only). Each model card in `models/<name>/` says more.",
         "",
-        *TABLE_HEADER,
+        *README_HEADER,
     ]
     for model_name in sorted(tables, key=lambda n: order.index(n) if n in order else 99):
-        lines += [line for line in tables[model_name][2:]]
+        lines += [f"| `{model_name}` {line}" for line in tables[model_name]]
     lines.append(README_END)
     text = readme.read_text() if readme.exists() else ""
     block = "\n".join(lines)
@@ -499,6 +560,7 @@ def reproduce(names=None, seeds=3, quick=False, out=None, data_dir=None, epochs=
             "report": exp.report,
             "model_kwargs": {k: list(v) if isinstance(v, tuple) else v
                              for k, v in exp.model_kwargs.items()},
+            "train_kwargs": dict(exp.train_kwargs),
             "default": exp.default,
             "note": exp.note,
             "per_seed_metrics": [r["metrics"] for r in runs],
@@ -572,6 +634,9 @@ def add_arguments(parser):
 def run(args):
     if args.cards_only:
         refresh_cards(args.names, root=args.out, data_dir=args.data_dir)
+        if not args.no_readme:
+            root = pathlib.Path(args.out) if args.out else REPO
+            _update_readme(root / "README.md", {}, False, [0], None)
         return 0
     reproduce(
         names=args.names, seeds=args.seeds, quick=args.quick, out=args.out,

@@ -41,6 +41,7 @@ def test_quick_reproduce_writes_results_cards_figures_and_table(quick_run):
     readme = (out / "README.md").read_text()
     assert readme.startswith("# title") and reproduce.README_START in readme
     assert "GraphRowSum" in readme and "57.69%" not in readme  # gcn not run
+    assert "| `graph_degree` | GraphRowSum" in readme  # the model column tells rows apart
     # re-running replaces the table instead of appending a second one
     reproduce._update_readme(out / "README.md", {}, True, [0], 1.0)
     assert (out / "README.md").read_text().count(reproduce.README_START) == 1
