@@ -2,6 +2,7 @@
 
     symzoo list
     symzoo train NAME [--epochs N] [--batch-size N] [--learning-rate LR]
+                      [--lr-schedule {constant,cosine}]
                       [--seed S] [--data-seed S] [--out DIR] [--quick]
                       [--data-dir DIR] [--set KEY=VALUE ...]
                       [--dataset-set KEY=VALUE ...] [--no-resume]
@@ -77,6 +78,13 @@ def _assignments(pairs, option):
             raise CLIError(f"{option} {key}=... given twice")
         result[key] = value
     return result
+
+
+def _add_assignments(parser, option, help_text):
+    """Adds a repeatable ``option KEY=VALUE`` (a list of `parse_assignment` pairs)."""
+    parser.add_argument(
+        option, action="append", type=parse_assignment, metavar="KEY=VALUE", help=help_text
+    )
 
 
 def _format_value(value):
@@ -202,6 +210,7 @@ def _cmd_train(args):
         verbose=args.verbose,
         resume=args.resume,
         data_dir=args.data_dir,
+        lr_schedule=args.lr_schedule,
     )
     paths = result["paths"]
     print(
@@ -314,24 +323,24 @@ def build_parser(delegate=None):
     p.add_argument("--epochs", type=_positive_int, help="default: the model's spec")
     p.add_argument("--batch-size", type=_positive_int, help="default: the model's spec")
     p.add_argument("--learning-rate", type=_positive_float, help="Adam's learning rate")
+    p.add_argument(
+        "--lr-schedule",
+        choices=("constant", "cosine"),
+        default=None,
+        help="learning-rate schedule: constant (default) or per-epoch cosine decay to 0",
+    )
     p.add_argument("--seed", type=_non_negative_int, default=0, help="training seed")
     p.add_argument("--data-seed", type=_non_negative_int, default=0, help="data seed")
     p.add_argument("--out", help="output directory (default runs/NAME/seedSEED)")
     p.add_argument("--quick", action="store_true", help="tiny data and 2 epochs (smoke test)")
     p.add_argument("--data-dir", help="directory of the MNIST IDX files (MNIST models)")
-    p.add_argument(
+    _add_assignments(
+        p,
         "--set",
-        action="append",
-        type=parse_assignment,
-        metavar="KEY=VALUE",
-        help="model hyperparameter (Python literal), e.g. --set lam=1e-3 --set offsets=(8,4)",
+        "model hyperparameter (Python literal), e.g. --set lam=1e-3 --set offsets=(8,4)",
     )
-    p.add_argument(
-        "--dataset-set",
-        action="append",
-        type=parse_assignment,
-        metavar="KEY=VALUE",
-        help="data set generator argument, e.g. --dataset-set noise=0.1",
+    _add_assignments(
+        p, "--dataset-set", "data set generator argument, e.g. --dataset-set noise=0.1"
     )
     p.add_argument(
         "--no-resume",

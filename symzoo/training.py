@@ -46,6 +46,8 @@ DEFAULT_RUNS_DIR = "runs"
 
 SPLITS = ("train", "val", "test")
 VERBOSE_CHOICES = ("auto", 0, 1, 2)
+#: Learning-rate schedules of `train` (see `lr_at_epoch`).
+LR_SCHEDULES = ("constant", "cosine")
 # Fields of run_config.json that must match for a run to be resumed.
 _RESUME_KEYS = (
     "name",
@@ -56,7 +58,10 @@ _RESUME_KEYS = (
     "model_kwargs",
     "dataset_kwargs",
     "quick",
+    "lr_schedule",
 )
+# Values of resume keys that an older run_config.json may lack.
+_RESUME_DEFAULTS = {"lr_schedule": "constant"}
 
 
 class BackendError(RuntimeError):
@@ -105,6 +110,31 @@ def _check_verbose(verbose):
             f"Received: verbose={verbose!r}"
         )
     return verbose
+
+
+def _check_lr_schedule(lr_schedule):
+    if lr_schedule is None:
+        return "constant"
+    if not isinstance(lr_schedule, str) or lr_schedule not in LR_SCHEDULES:
+        raise ValueError(
+            f"Expected `lr_schedule` to be None or one of {list(LR_SCHEDULES)}. "
+            f"Received: lr_schedule={lr_schedule!r}"
+        )
+    return lr_schedule
+
+
+def lr_at_epoch(schedule, learning_rate, epoch, epochs):
+    """The learning rate of epoch `epoch` (0-based) of `epochs` under `schedule`.
+
+    * ``"constant"``: `learning_rate` throughout;
+    * ``"cosine"``: per-epoch cosine decay from `learning_rate` (epoch 0) towards
+      0, ``learning_rate * (1 + cos(pi * epoch / epochs)) / 2``; the last epoch
+      trains at ``learning_rate * (1 - cos(pi / epochs)) / 2 > 0``.
+    """
+    schedule = _check_lr_schedule(schedule)
+    if schedule == "constant":
+        return float(learning_rate)
+    return float(learning_rate) * 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
 
 
 def _jsonable(value):
@@ -318,6 +348,7 @@ def train(
     resume=True,
     data_dir=None,
     callbacks=None,
+    lr_schedule=None,
 ):
     """Trains the zoo model `name` on its data set and evaluates it on the test split.
 
@@ -344,6 +375,12 @@ def train(
             earlier run wrote in `out` and start afresh.
         data_dir: directory of the MNIST IDX files (padded MNIST models only).
         callbacks: extra Keras callbacks, called after the built-in ones.
+        lr_schedule: None or ``"constant"`` (default: Adam at `learning_rate`
+            throughout) or ``"cosine"`` (per-epoch cosine decay from
+            `learning_rate` towards 0 over `epochs`, see `lr_at_epoch`). The
+            schedule depends on `epochs`: continuing a finished cosine run with
+            more epochs restarts from the rate that the longer schedule has at
+            that epoch.
 
     Returns:
         dict with ``metrics`` (test metrics, `symzoo.metrics.evaluate_task`),
@@ -378,6 +415,7 @@ def train(
         raise ValueError(f"Expected `quick` to be True or False. Received: quick={quick!r}")
     if not isinstance(resume, bool):
         raise ValueError(f"Expected `resume` to be True or False. Received: resume={resume!r}")
+    lr_schedule = _check_lr_schedule(lr_schedule)
     for reserved in ("weights", "compile", "learning_rate", "seed"):
         if reserved in model_kwargs:
             raise ValueError(
@@ -402,6 +440,7 @@ def train(
             {k: v for k, v in used_dataset_kwargs.items() if k != "data_dir"}
         ),
         "quick": quick,
+        "lr_schedule": lr_schedule,
     }
     # The model before anything is written: bad hyperparameters fail here.
     import keras
@@ -419,7 +458,11 @@ def train(
                 previous = json.loads(paths["run_config"].read_text())
             except ValueError:
                 previous = {}
-        changed = [k for k in _RESUME_KEYS if previous.get(k) != run_config[k]]
+        changed = [
+            k
+            for k in _RESUME_KEYS
+            if previous.get(k, _RESUME_DEFAULTS.get(k)) != run_config[k]
+        ]
         if changed:
             raise ValueError(
                 f"Expected {paths['out']} to hold a run with the same settings to resume. "
@@ -452,6 +495,14 @@ def train(
     ]
     if _tensorboard_available():
         builtin.append(keras.callbacks.TensorBoard(log_dir=str(paths["logs"])))
+    if lr_schedule != "constant":
+        # Before the loggers: it adds the epoch's rate to the logs (history.csv).
+        builtin.insert(
+            0,
+            keras.callbacks.LearningRateScheduler(
+                lambda epoch, _lr: lr_at_epoch(lr_schedule, learning_rate, epoch, epochs)
+            ),
+        )
     if has_val:
         builtin.append(
             keras.callbacks.ModelCheckpoint(
@@ -523,6 +574,7 @@ def train(
         "resumed_from_epoch": done,
         "batch_size": batch_size,
         "learning_rate": learning_rate,
+        "lr_schedule": lr_schedule,
         "model_kwargs": run_config["model_kwargs"],
         "dataset": spec.dataset,
         "dataset_kwargs": run_config["dataset_kwargs"],

@@ -27,7 +27,8 @@ def quick_run(tmp_path_factory):
 
 def test_quick_reproduce_writes_results_cards_figures_and_table(quick_run):
     out, results = quick_run
-    assert set(results) == {"set_sum", "graph_degree", "blob1d_elu"}
+    # "set_sum" names the model (all its rows) as well as its report row
+    assert set(results) == {"set_sum", "set_sum_tuned", "graph_degree", "blob1d_elu"}
     payload = json.loads((out / "models" / "set_sum" / "results.json").read_text())
     row = payload["rows"][0]
     assert row["seeds"] == [0, 1] and len(row["values"]) == 2

@@ -313,3 +313,56 @@ def test_load_model_errors(quick_run, tmp_path):
     with pytest.raises(ValueError, match="SavedModel") as info:
         training.load_model(fake_saved)
     assert str(fake_saved) in str(info.value)
+
+
+def test_lr_at_epoch():
+    assert training.lr_at_epoch(None, 0.1, 3, 10) == 0.1
+    assert training.lr_at_epoch("constant", 0.1, 9, 10) == 0.1
+    rates = [training.lr_at_epoch("cosine", 0.1, e, 4) for e in range(4)]
+    assert rates[0] == pytest.approx(0.1)
+    assert rates[2] == pytest.approx(0.05)
+    assert all(a > b > 0 for a, b in zip(rates, rates[1:]))
+    with pytest.raises(ValueError, match="lr_schedule"):
+        training.lr_at_epoch("linear", 0.1, 0, 4)
+
+
+def test_cosine_schedule_sets_learning_rate_and_resumes(tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        training.train(
+            "set_sum", quick=True, epochs=3, out=out, verbose=0, learning_rate=0.02,
+            lr_schedule="cosine", callbacks=[_Interrupt()],
+        )
+    result = training.train(
+        "set_sum", quick=True, epochs=3, out=out, verbose=0, learning_rate=0.02,
+        lr_schedule="cosine",
+    )
+    assert result["resumed_from_epoch"] == 1 and result["lr_schedule"] == "cosine"
+    expected = [training.lr_at_epoch("cosine", 0.02, e, 3) for e in range(3)]
+    assert result["history"]["learning_rate"] == pytest.approx(expected, rel=1e-5)
+    assert json.loads((out / "run_config.json").read_text())["lr_schedule"] == "cosine"
+    with pytest.raises(ValueError, match="lr_schedule.*resume=False"):
+        training.train(
+            "set_sum", quick=True, epochs=3, out=out, verbose=0, learning_rate=0.02
+        )
+
+
+def test_run_config_without_lr_schedule_resumes(quick_run, tmp_path):
+    """A run written before `lr_schedule` existed resumes as a constant-rate run."""
+    import shutil
+
+    out = tmp_path / "run"
+    shutil.copytree(quick_run[0], out)
+    config = json.loads((out / "run_config.json").read_text())
+    del config["lr_schedule"]
+    (out / "run_config.json").write_text(json.dumps(config))
+    again = training.train("set_sum", quick=True, epochs=2, out=out, verbose=0)
+    assert again["epochs_this_run"] == 0
+
+
+def test_train_rejects_bad_lr_schedule(tmp_path):
+    with pytest.raises(ValueError, match="lr_schedule"):
+        training.train(
+            "set_sum", quick=True, out=tmp_path / "run", verbose=0, lr_schedule="step"
+        )
+    assert not (tmp_path / "run").exists()
