@@ -1,27 +1,35 @@
-"""Training-settings study for the two small tasks where the report is weak: set sum and Blob1D.
+"""Training-settings study for the small tasks where we trail the report: set sum, Blob1D, Blob2D.
 
 Goal (issue): beat the report by better training and honest hyperparameters, never by changing
-the task or the test data: set-sum test L1 <= 0.015, Blob1D test accuracy >= 90%.
+the task or the test data: set-sum test L1 <= 0.015, Blob1D test accuracy >= 90%, Blob2D test
+accuracy at the report's 100% (the report's settings give us ~78.5%).
 
 What is fixed: the data (`symzoo.datasets`, data seed 0, the report's split sizes), the model
-families (`set_sum`: SetLinearSum with the report's penalty 0.01·Σσ(100θ); `blob1d_translation`:
-ClassTranslationDense + softmax), the losses. What is varied: Adam's learning rate, the
-learning-rate schedule (`symzoo.training.train(lr_schedule=...)`), epochs, batch size and, for
-Blob1D, the activation and the OffsetSharing strength λ.
+families (`set_sum`: SetLinearSum with the report's penalty 0.01·Σσ(100θ); `blob1d_translation`,
+`blob2d_translation`: ClassTranslationDense + softmax), the losses. What is varied: Adam's
+learning rate, the learning-rate schedule (`symzoo.training.train(lr_schedule=...)`), epochs,
+batch size and, for Blob1D / Blob2D, the OffsetSharing strength λ.
 
 Every configuration is trained with `symzoo.training.train` on seeds ``--seeds`` (default 0 1)
 and scored on the **validation** split (the final model's validation metric, mean over seeds);
-the configuration with the best validation mean is chosen per group, and only the chosen one's
-test metric goes into the table (the reference rows below use the first seed only, to keep
-the study short). For Blob1D a "reference" group (the `cnn1d` baseline trained
+the configuration with the best validation mean is chosen per group (ties: the first listed;
+candidates are listed from the smallest change to the report's settings up), and only the
+chosen one's test metric goes into the table (the reference rows below use the first seed
+only, to keep the study short). For Blob1D a "reference" group (the `cnn1d` baseline trained
 longer / wider, and a plain two-hidden-layer MLP that is not a zoo model) estimates what this
-data allows, so that a missed target can be put in proportion.
+data allows, so that a missed target can be put in proportion; for Blob2D the reference is the
+`cnn2d` baseline at its zoo defaults.
 
-    python benchmarks/small_tasks_study.py                 # both tasks, ~20 min on 2 shared CPU cores
-    python benchmarks/small_tasks_study.py --task set_sum  # one task
+    python benchmarks/small_tasks_study.py                 # all tasks, ~25 min on 2 shared CPU cores
+    python benchmarks/small_tasks_study.py --task set_sum  # one task (repeatable)
+    python benchmarks/small_tasks_study.py --task blob2d --seeds 0 1 2 3 4  # the Blob2D study (~8 min)
 
-It writes ``models/set_sum/tuning_study.{json,md}`` and
-``models/blob1d_translation/tuning_study.{json,md}``; runs go to
+Blob2D uses 5 seeds because 2 hid a seed-dependent collapse at Adam 3e-1 (one class never
+predicted, 66.7% for seed 2).
+
+It writes ``models/set_sum/tuning_study.{json,md}``,
+``models/blob1d_translation/tuning_study.{json,md}`` and
+``models/blob2d_translation/tuning_study.{json,md}``; runs go to
 ``runs/small_tasks_study/`` (re-running resumes finished runs, so it only re-evaluates).
 """
 
@@ -91,6 +99,34 @@ TASKS = {
             _cfg("MLP 10→256→256→5 (ReLU, not a zoo model), Adam 1e-3, cosine, 40 ep", "mlp",
                  group="reference", max_seeds=1, epochs=40, batch_size=128, learning_rate=1e-3,
                  lr_schedule="cosine"),
+        ],
+    ),
+    # The report's Blob2D settings (zoo defaults): ELU, λ=1e-2, offsets (1, 1), Adam 1e-2
+    # constant, 10 epochs, batch 128. Listed from the smallest change up (ties: first wins).
+    "blob2d": (
+        "blob2d_translation",
+        "accuracy",
+        False,
+        [
+            _cfg("report settings: ELU, λ=1e-2, Adam 1e-2, 10 ep, batch 128",
+                 "blob2d_translation"),
+            _cfg("ELU, λ=1e-2, Adam 1e-2, cosine, 40 ep", "blob2d_translation", epochs=40,
+                 lr_schedule="cosine"),
+            _cfg("ELU, λ=1e-2, Adam 1e-1, 10 ep", "blob2d_translation", learning_rate=1e-1),
+            _cfg("ELU, λ=1e-2, Adam 3e-1, cosine, 10 ep", "blob2d_translation",
+                 learning_rate=3e-1, lr_schedule="cosine"),
+            _cfg("ELU, λ=1e-1, Adam 1e-1, 10 ep", "blob2d_translation", learning_rate=1e-1,
+                 lam=0.1),
+            _cfg("ELU, λ=1e-1, Adam 1e-1, cosine, 10 ep", "blob2d_translation",
+                 learning_rate=1e-1, lr_schedule="cosine", lam=0.1),
+            _cfg("ELU, λ=1e-1, Adam 3e-1, cosine, 10 ep", "blob2d_translation",
+                 learning_rate=3e-1, lr_schedule="cosine", lam=0.1),
+            _cfg("ELU, λ=1, Adam 3e-1, cosine, 10 ep", "blob2d_translation",
+                 learning_rate=3e-1, lr_schedule="cosine", lam=1.0),
+            _cfg("ELU, no sharing (λ=0), Adam 3e-1, cosine, 10 ep", "blob2d_translation",
+                 learning_rate=3e-1, lr_schedule="cosine", lam=0.0),
+            _cfg("cnn2d (16 filters, k=3), Adam 1e-3, 10 ep (zoo default)", "cnn2d",
+                 group="reference", max_seeds=1),
         ],
     ),
 }
@@ -201,7 +237,8 @@ def run_task(task, seeds, command):
             row["test_mean"], row["test_std"] = float(np.mean(tests)), float(np.std(tests))
     payload = {"task": task, "command": command, "seeds": list(seeds), "data_seed": 0,
                "metric": metric, "lower_is_better": lower, "selection": "best validation mean "
-               "per group; test metric only for the chosen configuration", "rows": rows}
+               "per group (ties: the first listed); test metric only for the chosen "
+               "configuration", "rows": rows}
     folder = REPO / "models" / folder_model
     (folder / "tuning_study.json").write_text(json.dumps(payload, indent=2) + "\n")
     (folder / "tuning_study.md").write_text(markdown(payload))
@@ -212,7 +249,8 @@ def markdown(payload):
     metric = payload["metric"]
     lines = [
         f"Written by `{payload['command']}` (seeds {payload['seeds']}, data seed 0). "
-        f"Chosen per group by the validation {metric} (mean over seeds); test {metric} only "
+        f"Chosen per group by the validation {metric} (mean over seeds; ties: the first "
+        f"listed); test {metric} only "
         "for the chosen configuration (**bold**).",
         "",
         f"| group | configuration | model kwargs | val {metric} (mean ± std) | test {metric} |",
