@@ -35,6 +35,30 @@ def _data(name, n=16, seed=0):
     return x, rng.integers(0, spec.output_shape[0], size=n).astype("int32")
 
 
+def test_gcn_is_the_kipf_welling_gcn_on_constant_features():
+    """gcn = Â relu(Â 1 W1 + b1) W2 + b2, Â = D̂^-1/2 (A + I) D̂^-1/2 (numpy reference)."""
+    x = _adjacency(np.random.default_rng(3), 6)
+    x[0] = 0.0  # an isolated-node graph: Â = I there
+    model = models.gcn(seed=1, compile=False)
+    w1, b1 = model.get_layer("graph_conv_1").get_weights()
+    w2, b2 = model.get_layer("graph_conv_2").get_weights()
+    a = x + np.eye(10, dtype="float32")
+    r = 1.0 / np.sqrt(a.sum(-1))
+    a_hat = a * r[..., :, None] * r[..., None, :]
+    h = np.maximum(a_hat @ np.ones((6, 10, 1), "float32") @ w1 + b1, 0.0)
+    expected = (a_hat @ h @ w2 + b2)[..., 0]
+    np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_gcn_cannot_tell_the_degree_of_regular_graphs():
+    """Â·1 = 1 on every regular graph: degree 0, 2 and 9 get one and the same prediction."""
+    ring = np.roll(np.eye(10, dtype="float32"), 1, axis=1)
+    graphs = np.stack([np.zeros((10, 10), "float32"), ring + ring.T,
+                       np.ones((10, 10), "float32") - np.eye(10, dtype="float32")])
+    pred = models.gcn(seed=0, compile=False).predict(graphs, verbose=0)
+    np.testing.assert_allclose(pred, np.full_like(pred, pred[0, 0]), rtol=1e-5, atol=1e-5)
+
+
 @pytest.fixture(scope="module")
 def mnist_translation_model():
     # A few steps on 12 images: a smaller step than the full-data default (5e-2).

@@ -482,6 +482,26 @@ def test_orbit_cli(tmp_path, monkeypatch):
     assert "cnn2d" in (out / "orbit.md").read_text()
 
 
+def test_orbit_cli_sets_the_mlp_hyperparameters_and_can_skip_the_baseline(
+    tmp_path, monkeypatch, capsys
+):
+    from symzoo import cli
+
+    monkeypatch.setattr(orbit, "QUICK_SIZES", (48, 8, 32))
+    out = tmp_path / "orbit"
+    argv = ["inspect", "blob1d_translation", "--orbit", "--quick", "--set", "lam=0.5",
+            "--set", "offsets=(2,2)", "--no-baseline", "--out", str(out)]
+    assert cli.main(argv) == 0
+    saved = json.loads((out / "orbit.json").read_text())
+    assert set(saved["models"]) == {"blob1d_translation", "blob1d_translation/projected"}
+    assert saved["mlp_kwargs"] == {"lam": 0.5, "offsets": [2, 2]}
+    assert "--set lam=0.5 --set offsets=(2,2) --no-baseline" in saved["command"]
+    capsys.readouterr()
+    bad = argv[:-2] + ["--set", "offsets=(99,0)", "--out", str(tmp_path / "bad")]
+    assert cli.main(bad) == 2
+    assert "Received: offsets=(99, 0)" in capsys.readouterr().err
+
+
 def test_orbit_generalization_tiny_mnist(tmp_path):
     data_dir = _fake_mnist(tmp_path / "mnist")
     result = orbit.orbit_generalization(

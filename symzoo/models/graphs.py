@@ -333,8 +333,27 @@ def gcn(weights=None, compile=True, learning_rate=None, seed=None, **hyperparame
     Input ``(N, 10, 10)`` adjacency A; node features X = 1 ``(N, 10, 1)``;
     Â = D^{-1/2}(A + I)D^{-1/2}; H = relu(Â X W1 + b1); output Â H W2 + b2
     squeezed to ``(N, 10)``. Compiled with Adam, loss ``"mse"`` and
-    `NodeDegreeAccuracy`. The report: node accuracy 0.5769 (the symmetric
-    normalisation cannot count neighbours exactly).
+    `NodeDegreeAccuracy`. The report: node accuracy 0.5769; ours is in
+    ``models/gcn/`` beside a constant prediction's (degrees are about uniform
+    on 0..9, so a constant scores about one in ten).
+
+    What it can represent: with x = 1, the first aggregation gives node i
+    s_i = (Â·1)_i = Σ_{j ∈ N(i) ∪ {i}} 1/sqrt(d̂_i d̂_j) (d̂ = degree + 1), a
+    ratio of the node's degree to its neighbours' (≈ 1 when they are alike),
+    not the degree itself; the output is Σ_j Â_ij g(s_j) + b2 with g
+    piecewise linear. On every regular graph s = 1 at every node, so the
+    empty graph and the complete graph (degree 0 and 9) get the same
+    prediction (tested): the degree is only partly determined and the model
+    learns little beyond the mean. Training longer or at other rates does not
+    change this (``models/gcn/tuning_study.md``).
+
+    The implementation is the standard one (Kipf & Welling; its forward pass
+    is tested against numpy). Other readings of the report's baseline are
+    different models: sum aggregation (A + I)·H with x = 1, or degree
+    features x = deg, can represent the degree exactly (GIN, `gin`, is the
+    sum-aggregation one); mean aggregation D̂^{-1}(A + I) with x = 1 can only
+    output a constant. We could not tell which reading gave the report's
+    0.5769 and keep the standard GCN.
 
     Args:
         weights: None, ``"pretrained"`` (``saved_models/gcn/``) or a path to a

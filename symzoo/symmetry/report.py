@@ -535,6 +535,17 @@ def add_arguments(parser):
         "--sizes", type=int, nargs=3, default=None, metavar=("TRAIN", "VAL", "TEST"),
         help="examples per split for --orbit (default: the data set's sizes)",
     )
+    from symzoo.cli import parse_assignment
+
+    parser.add_argument(
+        "--set", action="append", type=parse_assignment, metavar="KEY=VALUE", default=None,
+        help="--orbit: hyperparameter of the MLP's constructor (Python literal), e.g. "
+        "--set lam=10.0 --set offsets=(1,2) --set learning_rate=0.01",
+    )
+    parser.add_argument(
+        "--no-baseline", dest="baseline", action="store_false",
+        help="--orbit: train the MLP only, not its CNN baseline",
+    )
 
 
 def run(args):
@@ -553,9 +564,14 @@ def run(args):
             quick=args.quick,
             data_dir=args.data_dir,
             sizes=args.sizes,
+            model_kwargs={orbit.PAIRS.get(args.model, (None, args.model))[1]: dict(args.set or [])},
+            baseline=args.baseline,
         )
+        result["mlp_kwargs"] = {k: v for k, v in (args.set or [])}
         result["command"] = " ".join(
             ["symzoo inspect", str(args.model), "--orbit"]
+            + [f"--set {k}={repr(v).replace(' ', '')}" for k, v in (args.set or [])]
+            + ([] if args.baseline else ["--no-baseline"])
             + (["--quick"] if args.quick else [])
             + ([f"--epochs {args.epochs}"] if args.epochs else [])
             + ([f"--sizes {' '.join(map(str, args.sizes))}"] if args.sizes else [])
