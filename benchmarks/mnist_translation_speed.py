@@ -23,6 +23,7 @@ round, so that a change in the machine's load affects them alike.
 
 import argparse
 import json
+import pathlib
 import os
 import platform
 import statistics
@@ -155,6 +156,9 @@ def main(argv=None):
         help=f"comma-separated subset of {','.join(CONFIGS)} (default: all)",
     )
     parser.add_argument("--json", help="write the figures to this JSON file")
+    parser.add_argument(
+        "--markdown", help="write the table (with the command and the machine) to this file"
+    )
     args = parser.parse_args(argv)
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
     bad = [c for c in configs if c not in CONFIGS]
@@ -238,7 +242,43 @@ def main(argv=None):
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)
         print(f"wrote {args.json}")
+    if args.markdown:
+        pathlib.Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
+        pathlib.Path(args.markdown).write_text(to_markdown(result, argv))
+        print(f"wrote {args.markdown}")
     return 0
+
+
+def to_markdown(result, argv=None):
+    """The benchmark's table as Markdown, headed by the command and the machine."""
+    argv = sys.argv[1:] if argv is None else argv
+    lines = [
+        f"Written by `python benchmarks/mnist_translation_speed.py {' '.join(argv)}`: "
+        f"`mnist_translation` training steps, batch {result['batch_size']}, median of "
+        f"{result['steps']} timed steps after {result['warmup']} warm-up, backend "
+        f"{result['backend']} (TF {result['tensorflow']}, Keras {result['keras']}), "
+        f"{result['cpus']} CPUs; bare matmuls of the same shapes: "
+        f"{result['bare_matmul_s'] * 1e3:.0f} ms ({result['bare_matmul_gflops']:.0f} GFLOP/s).",
+        "",
+        "| config | ms/step | samples/s | overhead | target |",
+        "|---|---|---|---|---|",
+    ]
+    for config, row in result["configs"].items():
+        if "overhead" in row:
+            target = result["targets"][config]
+            verdict = "met" if row["meets_target"] else "**missed**"
+            extra = f"+{row['overhead'] * 100:.0f}% | ≤ {target * 100:.0f}%: {verdict}"
+        else:
+            extra = "– | –"
+        lines.append(
+            f"| {config} | {row['step_s'] * 1e3:.0f} | {row['samples_per_s']:.0f} | {extra} |"
+        )
+    if "bare_over_step" in result:
+        verdict = "met" if result["bare_over_step_meets_target"] else "**missed**"
+        lines += ["", f"Bare matmuls / training step without penalty: "
+                  f"{result['bare_over_step']:.2f} (target ≥ {result['targets']['ratio']}: "
+                  f"{verdict})."]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -402,6 +402,15 @@ def _write_card(model_name, spec, rows, figures, folder, exported, command):
                   "(`benchmarks/small_tasks_study.py`, raw numbers in "
                   "[tuning_study.json](tuning_study.json)):", "",
                   tuning.read_text().strip(), ""]
+    diagonal = folder / "diagonal_extraction.md"
+    if diagonal.exists():
+        lines += ["", "## Extraction along the subgroup the penalty ties", "",
+                  "`OffsetSharing((b, b'))` shifts both translation axes by the same b, so it "
+                  "ties templates along diagonal chains only; the full 2D Reynolds projection "
+                  "of the symmetry analysis averages the chains together. Projecting onto the "
+                  "diagonal translations instead (`benchmarks/mnist_diagonal_extraction.py`, "
+                  "[diagonal_extraction.json](diagonal_extraction.json)):", "",
+                  diagonal.read_text().strip(), ""]
     orbit_md = _orbit_markdown(model_name, folder)
     if orbit_md:
         lines += ["", "## Orbit generalisation", "", orbit_md, ""]
