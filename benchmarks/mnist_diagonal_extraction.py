@@ -12,7 +12,7 @@ subgroup the penalty does tie instead (the diagonal translations (t, t) acting b
     P_diag(W)[k, c + t, t] = roll(V[k, c], (s·t, s·t)),
     V[k, c] = mean_t roll(W[k, c + t, t], (−s·t, −s·t)),
 
-and evaluates the MLP with that kernel (a model with T templates per class instead of
+(`symzoo.symmetry.projection.project_translation_diagonal`) and evaluates the MLP with that kernel (a model with T templates per class instead of
 T·T': 10·28·56·56 = 878,080 parameters for MNIST-56) beside the MLP as trained and the
 full-group projection. It also gives the share of ‖W‖² in each subspace.
 
@@ -33,23 +33,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-
-
-def diagonal_projection(kernel, strides):
-    """P_diag(W) for a (C, T, T', d, d') kernel with T == T' (see the module docstring)."""
-    c_, t_, t2, d, d2 = kernel.shape
-    if t_ != t2:
-        raise ValueError(f"Expected a square translation grid. Received: kernel shape {kernel.shape}")
-    s = strides
-    out = np.empty_like(kernel)
-    for c in range(t_):
-        acc = np.zeros((c_, d, d2), dtype="float64")
-        for t in range(t_):
-            acc += np.roll(kernel[:, (c + t) % t_, t], (-s * t, -s * t), axis=(1, 2))
-        v = (acc / t_).astype(kernel.dtype)
-        for t in range(t_):
-            out[:, (c + t) % t_, t] = np.roll(v, (s * t, s * t), axis=(1, 2))
-    return out
 
 
 def main(argv=None):
@@ -79,7 +62,7 @@ def main(argv=None):
         return float(np.mean(np.argmax(pred, axis=-1) == y))
 
     norm = float(np.sum(kernel.astype("float64") ** 2))
-    diag = diagonal_projection(kernel, strides)
+    diag = projection.project_translation_diagonal(kernel)
     full = np.asarray(projection.project_translation(kernel))
     rows = [
         ("as trained", int(kernel.size), 1.0, accuracy(kernel)),

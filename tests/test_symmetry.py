@@ -162,6 +162,25 @@ def test_conv_structured_translation_kernel_is_symmetric():
     assert abs(metrics.shift_correlation(rng.standard_normal((3, 8, 8)))) < 0.3
 
 
+def test_diagonal_projection_ties_exactly_what_offset_sharing_ties():
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=(2, 4, 4, 8, 8)).astype("float32")
+    p = projection.project_translation_diagonal(w)
+    np.testing.assert_allclose(projection.project_translation_diagonal(p), p, atol=1e-6)
+    # the (1, 2) OffsetSharing penalty is exactly 0 on the projection ...
+    from symzoo.regularizers import OffsetSharing
+
+    assert float(OffsetSharing(1.0, (1, 2), "sum")(p)) == pytest.approx(0.0, abs=1e-4)
+    assert float(OffsetSharing(1.0, (1, 2), "sum")(w)) > 1.0
+    # ... and it keeps the chains apart: (1, 0) is not tied to (0, 0)
+    assert np.abs(p[:, 1, 0] - np.roll(p[:, 0, 0], (2, 0), axis=(1, 2))).max() > 0.1
+    # the full translation projection is one of its fixed points
+    full = projection.project_translation(w)
+    np.testing.assert_allclose(projection.project_translation_diagonal(full), full, atol=1e-6)
+    with pytest.raises(ValueError, match="square"):
+        projection.project_translation_diagonal(np.zeros((2, 4, 2, 8, 4)))
+
+
 def test_graph_kernel_alpha_beta():
     n, alpha, beta = 6, 0.7, -0.2
     w = alpha * np.eye(n) + beta * np.ones((n, n))

@@ -174,6 +174,40 @@ def project_translation(kernel):
     return translation_kernel(templates(w).astype(w.dtype), translations)
 
 
+def project_translation_diagonal(kernel):
+    """Projection of a 2D ClassTranslationDense kernel onto the diagonal translations.
+
+    The report's `OffsetSharing((b, b'))` shifts *both* translation axes by the same b, so
+    it ties W[k, i, j] to W[k, i+b, j+b] and never two templates on different diagonal
+    chains {(c + t, t)}, c = (i − j) mod T. This is the Reynolds projection for the
+    subgroup {(a, a)} of Z_T × Z_T' (T == T' required) acting as in the module docstring:
+
+        P_diag(W)[k, c + t, t] = roll(V[k, c], (s·t, s'·t)),
+        V[k, c] = mean_t roll(W[k, c + t, t], (−s·t, −s'·t)),
+
+    one template per class and chain (C·T·d·d' numbers instead of C·T·T'·d·d'). It is
+    idempotent, and the full translation projection `project_translation` is one of its
+    fixed points. Used by ``benchmarks/mnist_diagonal_extraction.py``.
+    """
+    w = to_numpy(kernel)
+    if w.ndim != 5 or w.shape[1] != w.shape[2]:
+        raise ValueError(
+            "Expected a 2D ClassTranslationDense kernel (C, T, T, d, d') with a square "
+            f"translation grid. Received: kernel shape {w.shape}"
+        )
+    c_, t_, _, d, d2 = w.shape
+    s, s2 = d // t_, d2 // t_
+    out = np.empty_like(w)
+    for c in range(t_):
+        acc = np.zeros((c_, d, d2), dtype=np.float64)
+        for t in range(t_):
+            acc += np.roll(w[:, (c + t) % t_, t], (-s * t, -s2 * t), axis=(1, 2))
+        v = (acc / t_).astype(w.dtype)
+        for t in range(t_):
+            out[:, (c + t) % t_, t] = np.roll(v, (s * t, s2 * t), axis=(1, 2))
+    return out
+
+
 def _check_square(w, what):
     if w.ndim != 2 or w.shape[0] != w.shape[1]:
         raise ValueError(f"Expected a square (n, n) {what} kernel. Received: kernel shape {w.shape}")
