@@ -408,7 +408,7 @@ def _write_card(model_name, spec, rows, figures, folder, exported, command):
                   "`OffsetSharing((b, b'))` shifts both translation axes by the same b, so it "
                   "ties templates along diagonal chains only; the full 2D Reynolds projection "
                   "of the symmetry analysis averages the chains together. Projecting onto the "
-                  "diagonal translations instead (`benchmarks/mnist_diagonal_extraction.py`, "
+                  "diagonal translations instead (`benchmarks/diagonal_extraction.py`, "
                   "[diagonal_extraction.json](diagonal_extraction.json)):", "",
                   diagonal.read_text().strip(), ""]
     orbit_md = _orbit_markdown(model_name, folder)

@@ -187,7 +187,7 @@ def project_translation_diagonal(kernel):
 
     one template per class and chain (C·T·d·d' numbers instead of C·T·T'·d·d'). It is
     idempotent, and the full translation projection `project_translation` is one of its
-    fixed points. Used by ``benchmarks/mnist_diagonal_extraction.py``.
+    fixed points. Used by ``benchmarks/diagonal_extraction.py``.
     """
     w = to_numpy(kernel)
     if w.ndim != 5 or w.shape[1] != w.shape[2]:

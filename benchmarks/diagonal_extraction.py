@@ -16,9 +16,10 @@ subgroup the penalty does tie instead (the diagonal translations (t, t) acting b
 T·T': 10·28·56·56 = 878,080 parameters for MNIST-56) beside the MLP as trained and the
 full-group projection. It also gives the share of ‖W‖² in each subspace.
 
-    python benchmarks/mnist_diagonal_extraction.py --data-dir ../shared/data/mnist
+    python benchmarks/diagonal_extraction.py --data-dir ../shared/data/mnist
+    python benchmarks/diagonal_extraction.py --name blob2d_translation
 
-writes ``diagonal_extraction.{json,md}`` into ``models/mnist_translation/`` (``--out``).
+writes ``diagonal_extraction.{json,md}`` into ``models/<name>/`` (``--out``).
 """
 
 import argparse
@@ -37,11 +38,15 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--name", default="mnist_translation",
+                        choices=("mnist_translation", "blob2d_translation"),
+                        help="the 2D translation zoo model (default mnist_translation)")
     parser.add_argument("--model", default="pretrained",
-                        help='"pretrained" or a path to a mnist_translation .keras file')
+                        help='"pretrained" or a path to a .keras file of that model')
     parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--out", default=str(REPO / "models" / "mnist_translation"))
+    parser.add_argument("--out", default=None, help="default: models/<name>/")
     args = parser.parse_args(argv)
+    args.out = args.out or str(REPO / "models" / args.name)
 
     import keras
 
@@ -49,11 +54,13 @@ def main(argv=None):
     from symzoo.symmetry import projection
 
     start = time.time()
-    model = models.mnist_translation(weights=args.model)
+    model = models.get(args.name)(weights=args.model)
     layer = model.get_layer("class_translation_dense")
     strides = layer.strides[0]
     kernel = np.asarray(layer.kernel.numpy())
-    data = datasets.padded_mnist(seed=0, data_dir=args.data_dir, sizes=(1, 0, 10000))
+    spec = models.spec(args.name)
+    kwargs = {"data_dir": args.data_dir} if spec.dataset == "padded_mnist" else {}
+    data = datasets.load(spec.dataset, seed=0, **kwargs)
     x, y = data.test
 
     def accuracy(k):
@@ -75,17 +82,18 @@ def main(argv=None):
     ]
     layer.kernel.assign(kernel)
     result = {
+        "name": args.name,
         "model": args.model,
         "kernel_shape": list(kernel.shape),
         "strides": strides,
         "rows": [dict(kernel=r[0], params=r[1], norm_share=r[2], test_accuracy=r[3]) for r in rows],
         "seconds": time.time() - start,
         "backend": keras.backend.backend(),
-        "command": " ".join(["python benchmarks/mnist_diagonal_extraction.py", *sys.argv[1:]]),
+        "command": " ".join(["python benchmarks/diagonal_extraction.py", *sys.argv[1:]]),
     }
     lines = [
-        f"Written by `python benchmarks/mnist_diagonal_extraction.py` on the `{args.model}` "
-        f"model ({result['seconds']:.0f} s); test split (10,000 digits). Norm share: "
+        f"Written by `{result['command']}` on the `{args.model}` `{args.name}` model "
+        f"({result['seconds']:.0f} s); test split ({len(y):,} examples). Norm share: "
         "‖P(W)‖² / ‖W‖².",
         "",
         "| kernel | parameters | norm share | test accuracy |",
