@@ -209,11 +209,16 @@ def _summary(values):
     return float(arr.mean()), float(arr.std(ddof=0))
 
 
-def _fmt(metric, value):
+def _num(value):
+    """A plain number: 4 decimals, scientific notation below 1e-3, "–" for None."""
     if value is None:
         return "–"
-    if metric in LOWER_IS_BETTER or metric.endswith("error"):
-        return f"{value:.4f}" if value == 0 or abs(value) >= 1e-3 else f"{value:.2e}"
+    return f"{value:.4f}" if value == 0 or abs(value) >= 1e-3 else f"{value:.2e}"
+
+
+def _fmt(metric, value):
+    if value is None or metric in LOWER_IS_BETTER or metric.endswith("error"):
+        return _num(value)
     return f"{100 * value:.2f}%"
 
 
@@ -386,31 +391,12 @@ def _write_card(model_name, spec, rows, figures, folder, exported, command):
     notes = folder / "NOTES.md"
     if notes.exists():
         lines += ["", notes.read_text().strip(), ""]
-    studies = sorted(folder.glob("sharing_study*.md"))
-    if studies:
-        lines += ["", "## Sharing-strength study", "",
-                  "What limits the MLP: the same budget for no sharing, the report's sharing, "
-                  "stronger sharing along a true translation and perfectly tied templates "
-                  "(`benchmarks/mnist_sharing_study.py`; raw numbers in the `sharing_study*.json` "
-                  "files beside this card):", ""]
-        for study in studies:
-            lines += [study.read_text().strip(), ""]
-    tuning = folder / "tuning_study.md"
-    if tuning.exists():
-        lines += ["", "## Training-settings study", "",
-                  "Training settings tried, chosen on the validation split "
-                  "(`benchmarks/small_tasks_study.py`, raw numbers in "
-                  "[tuning_study.json](tuning_study.json)):", "",
-                  tuning.read_text().strip(), ""]
-    diagonal = folder / "diagonal_extraction.md"
-    if diagonal.exists():
-        lines += ["", "## Extraction along the subgroup the penalty ties", "",
-                  "`OffsetSharing((b, b'))` shifts both translation axes by the same b, so it "
-                  "ties templates along diagonal chains only; the full 2D Reynolds projection "
-                  "of the symmetry analysis averages the chains together. Projecting onto the "
-                  "diagonal translations instead (`benchmarks/diagonal_extraction.py`, "
-                  "[diagonal_extraction.json](diagonal_extraction.json)):", "",
-                  diagonal.read_text().strip(), ""]
+    for pattern, heading, intro in _STUDY_SECTIONS:
+        studies = sorted(folder.glob(pattern))
+        if studies:
+            lines += ["", f"## {heading}", "", intro, ""]
+            for study in studies:
+                lines += [study.read_text().strip(), ""]
     orbit_md = _orbit_markdown(model_name, folder)
     if orbit_md:
         lines += ["", "## Orbit generalisation", "", orbit_md, ""]
@@ -445,12 +431,31 @@ def _write_card(model_name, spec, rows, figures, folder, exported, command):
     (folder / "README.md").write_text("\n".join(lines) + "\n")
 
 
+#: Study tables a card includes when their Markdown lies in its folder (written by the
+#: benchmark scripts): (glob, heading, introduction).
+_STUDY_SECTIONS = (
+    ("sharing_study*.md", "Sharing-strength study",
+     "What limits the MLP: the same budget for no sharing, the report's sharing, stronger "
+     "sharing along a true translation and perfectly tied templates "
+     "(`benchmarks/mnist_sharing_study.py`; raw numbers in the `sharing_study*.json` files "
+     "beside this card):"),
+    ("tuning_study.md", "Training-settings study",
+     "Training settings tried, chosen on the validation split "
+     "(`benchmarks/small_tasks_study.py`, raw numbers in [tuning_study.json](tuning_study.json)):"),
+    ("diagonal_extraction.md", "Extraction along the subgroup the penalty ties",
+     "`OffsetSharing((b, b'))` shifts both translation axes by the same b, so it ties templates "
+     "along diagonal chains only; the full 2D Reynolds projection of the symmetry analysis "
+     "averages the chains together. Projecting onto the diagonal translations instead "
+     "(`benchmarks/diagonal_extraction.py`, [diagonal_extraction.json](diagonal_extraction.json)):"),
+)
+
+
 def _orbit_markdown(model_name, folder):
     """The orbit-generalisation section of a translation model's card, or None.
 
-    The experiment trains the MLP and its CNN baseline together, so both cards read
-    ``models/<mlp>/orbit/orbit.json`` (written by ``symzoo inspect <mlp> --orbit --out
-    models/<mlp>/orbit``).
+    The experiment trains the MLP and its CNN baseline together, so both cards read every
+    ``models/<mlp>/orbit*/orbit.json`` (written by ``symzoo inspect <mlp> --orbit --out
+    models/<mlp>/orbit[_tag]``, e.g. once with the MLP's defaults and once with ``--set``).
     """
     from symzoo.symmetry import orbit
 
@@ -505,13 +510,10 @@ def _symmetry_markdown(data):
         test = m.get("test", {})
         metric = next(iter(test), None)
         tt = m.get("transformed_test", {})
-        def num(v):
-            return "–" if v is None else (f"{v:.4f}" if v == 0 or abs(v) >= 1e-3 else f"{v:.2e}")
-
         lines.append(
             f"| {names[key]} | {m['equivariance_error']:.3g} ({m['equivariance_error_max']:.3g}) "
-            f"| {metric} {num(test.get(metric))} | "
-            f"{num(tt.get(metric))} / {num(tt.get(f'{metric}_worst'))} |"
+            f"| {metric} {_num(test.get(metric))} | "
+            f"{_num(tt.get(metric))} / {_num(tt.get(f'{metric}_worst'))} |"
         )
     for layer_name, layer in (data.get("layers") or {}).items():
         extra = ", ".join(
