@@ -117,3 +117,70 @@ def test_bad_arguments(make, match):
 def test_offset_sharing_rejects_wrong_kernel_rank():
     with pytest.raises(ValueError, match="rank"):
         R.OffsetSharing(1e-3, (1, 1))(np.zeros((3, 3), "float32"))
+
+
+def _brute_offset_complete(w, b, bp):
+    """Σ over the two per-axis generators of a 2D kernel (c, t1, t2, d1, d2)."""
+    c, t1, t2, d1, d2 = w.shape
+    total = 0.0
+    for k, i, j, m, n in itertools.product(*map(range, w.shape)):
+        total += abs(w[k, i, j, m, n] - w[k, (i + b) % t1, j, (m + bp) % d1, n])
+        total += abs(w[k, i, j, m, n] - w[k, i, (j + b) % t2, m, (n + bp) % d2])
+    return total
+
+
+@pytest.mark.parametrize("offsets", [(1, 2), (2, 1), (0, 3)])
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+def test_offset_sharing_complete_matches_loop(offsets, reduction):
+    w = RNG.normal(size=(2, 3, 4, 6, 4)).astype("float32")
+    pen = R.OffsetSharing(0.3, offsets, reduction=reduction, form="complete")
+    expected = 0.3 * _brute_offset_complete(w.astype("float64"), *offsets)
+    if reduction == "mean":
+        expected /= 2 * w.size
+    np.testing.assert_allclose(float(pen(w)), expected, rtol=1e-5)
+
+
+def _full_group_reynolds(w, stride):
+    """Average of W over the whole cyclic 2D translation group (stride s)."""
+    c, t1, t2, d1, d2 = w.shape
+    out = np.zeros_like(w)
+    for u, v in itertools.product(range(t1), range(t2)):
+        out += np.roll(w, shift=(-u, -v, -stride * u, -stride * v), axis=(1, 2, 3, 4))
+    return out / (t1 * t2)
+
+
+def test_offset_sharing_complete_is_zero_on_the_full_group_projection():
+    w = RNG.normal(size=(2, 3, 3, 6, 6))
+    projected = _full_group_reynolds(w, stride=2)
+    pen = R.OffsetSharing(1.0, (1, 2), reduction="sum", form="complete")
+    assert float(pen(projected)) < 1e-9 * np.abs(projected).sum()
+    assert float(pen(w)) > 1.0
+
+
+def test_offset_sharing_complete_penalises_what_diagonal_leaves_at_zero():
+    # Tied along the diagonal chains (i, j) → (i+1, j+1) only: each chain keeps
+    # its own template, so the diagonal penalty is zero, the complete one not.
+    t, s = 3, 2
+    rng = np.random.default_rng(0)
+    w = np.zeros((1, t, t, t * s, t * s))
+    templates = rng.normal(size=(t, t * s, t * s))  # one per chain j - i
+    for i, j in itertools.product(range(t), range(t)):
+        w[0, i, j] = np.roll(templates[(j - i) % t], shift=(s * i, s * i), axis=(0, 1))
+    diagonal = R.OffsetSharing(1.0, (1, s), reduction="sum")
+    complete = R.OffsetSharing(1.0, (1, s), reduction="sum", form="complete")
+    assert float(diagonal(w)) < 1e-9
+    assert float(complete(w)) > 1.0
+
+
+def test_offset_sharing_forms_agree_on_1d_kernels_and_serialise():
+    w = RNG.normal(size=(2, 5, 10)).astype("float32")
+    diagonal = R.OffsetSharing(0.5, (1, 2))
+    complete = R.OffsetSharing(0.5, (1, 2), form="complete")
+    np.testing.assert_allclose(float(diagonal(w)), float(complete(w)), rtol=1e-6)
+    again = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(complete))
+    assert again == complete and again.form == "complete"
+
+
+def test_offset_sharing_rejects_unknown_form():
+    with pytest.raises(ValueError, match="form"):
+        R.OffsetSharing(1.0, (1, 2), form="full")

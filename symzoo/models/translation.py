@@ -22,6 +22,7 @@ DEFAULTS = {
         "strides": 1,
         "l1": 0.0,
         "reduction": None,
+        "sharing_form": "diagonal",
         "learning_rate": 1e-2,
     },
     "blob2d_translation": {
@@ -31,6 +32,7 @@ DEFAULTS = {
         "strides": 1,
         "l1": 0.0,
         "reduction": None,
+        "sharing_form": "diagonal",
         "learning_rate": 1e-2,
     },
     "mnist_translation": {
@@ -42,6 +44,7 @@ DEFAULTS = {
         "strides": 2,
         "l1": 0.0,
         "reduction": None,
+        "sharing_form": "diagonal",
         "learning_rate": 5e-2,
     },
 }
@@ -57,13 +60,15 @@ _SHAPES = {
 def _architecture(name):
     input_shape, num_classes = _SHAPES[name]
 
-    def architecture(activation, lam, offsets, strides, l1, reduction):
+    def architecture(activation, lam, offsets, strides, l1, reduction, sharing_form):
         lam = _validation.non_negative_float("lam", lam)
         l1 = _validation.non_negative_float("l1", l1)
-        sharing = OffsetSharing(lam, offsets, reduction) if lam > 0 else None
+        sharing = (
+            OffsetSharing(lam, offsets, reduction, form=sharing_form) if lam > 0 else None
+        )
         if lam == 0:
             # Still validate the arguments that are unused without sharing.
-            OffsetSharing(0.0, offsets, reduction)
+            OffsetSharing(0.0, offsets, reduction, form=sharing_form)
         sparsity = L1Sparsity(l1) if l1 > 0 else None
         inputs = keras.Input(shape=input_shape, name="image")
         scores = ClassTranslationDense(
@@ -105,6 +110,10 @@ _DOC = """{summary}
         reduction: the sharing penalty's reduction, ``"mean"``, ``"sum"`` or
             None for `OffsetSharing`'s default (``"mean"``) (default
             {{reduction}}).
+        sharing_form: ``"diagonal"`` (the report's penalty: both translation
+            axes shifted together) or ``"complete"`` (one generator per axis:
+            ties the whole 2D translation group, so a large λ makes the kernel
+            a convolution); see `OffsetSharing` (default {{sharing_form}}).
 
     Returns:
         A `SymzooModel` named ``"{name}"``; penalties are logged as

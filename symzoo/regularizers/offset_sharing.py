@@ -1,4 +1,4 @@
-"""The report's offset parameter-sharing penalty."""
+"""The report's offset parameter-sharing penalty, and its complete-group form."""
 
 import keras
 from keras import ops
@@ -22,6 +22,25 @@ class OffsetSharing(Penalty):
     moved by exactly that translation (a true convolution), the report's
     choices (16, 4), (8, 4), (16, 2) do not; (0, 0) is no penalty at all.
 
+    Forms (``form=``):
+
+    * ``"diagonal"`` (default, the report's): one generator that shifts *every*
+      translation axis by b and every pixel axis by b' at once (above). On a
+      2D kernel it ties templates only along the diagonal chains
+      (i, j) → (i+b, j+b): at λ → ∞ the kernel is invariant under that cyclic
+      subgroup, not under all 2D translations.
+    * ``"complete"``: one generator per axis, each shifting one translation
+      axis and its own pixel axis,
+
+          λ · Σ_a Σ |W − roll(W, (−b, −b') on (translation axis a, pixel axis a))|
+
+      i.e. for a 2D kernel
+      Σ |W[k,i,j,m,n] − W[k,i+b,j,m+b',n]| + Σ |W[k,i,j,m,n] − W[k,i,j+b,m,n+b']|.
+      With (b, b') = (1, s) these are the generators of the whole 2D
+      translation group, so at λ → ∞ the kernel is exactly a (cyclic)
+      convolution: W[k,i,j,m,n] = K[k, m − s·i, n − s·j]. For a 1D kernel the
+      two forms are the same penalty.
+
     Reduction (the report does not state one): ``"mean"`` (default) divides the
     sum by the number of weights; ``"sum"`` is the report's Σ taken literally.
     On the 24.6M-weight MNIST kernel a sum-reduced λ=1e-4 with Adam pulls every
@@ -38,15 +57,22 @@ class OffsetSharing(Penalty):
         offsets: ``(b, b')``: the shift of the translation axes and of the pixel
             axes. Each must satisfy 0 ≤ b < T and 0 ≤ b' < d (checked when the
             layer is built).
-        reduction: ``"mean"`` or ``"sum"``.
+        reduction: ``"mean"`` or ``"sum"``. ``"mean"`` divides by the number of
+            terms: the number of weights for ``"diagonal"``, the number of
+            weights times the number of generators (2 for a 2D kernel) for
+            ``"complete"``, so that at the same λ each weight is pulled with
+            the same strength in both forms.
+        form: ``"diagonal"`` (default) or ``"complete"``.
     """
 
     name = "offset_sharing"
+    forms = ("diagonal", "complete")
     default_reduction = "mean"
     _strength_arg = "lam"
 
-    def __init__(self, lam, offsets=(1, 1), reduction=None):
+    def __init__(self, lam, offsets=(1, 1), reduction=None, form="diagonal"):
         super().__init__(lam, reduction)
+        self.form = _validation.one_of("form", form, self.forms)
         self.offsets = _validation.int_tuple("offsets", offsets, length=2)
         if min(self.offsets) < 0:
             raise ValueError(
@@ -81,25 +107,41 @@ class OffsetSharing(Penalty):
                 f"over inputs of size {pixels}. Received: offsets={self.offsets}"
             )
 
-    def shifted(self, kernel):
-        """W[k, i+b, ..., m+b', ...] (cyclic), the tensor the kernel is tied to."""
-        rank = len(kernel.shape)
+    def generators(self, rank):
+        """The cyclic shifts the kernel is tied along: ``[[(axis, shift), ...], ...]``.
+
+        One list per generator; `shifted` applies one of them. ``(axis,
+        shift)`` pairs with a zero shift are left out.
+        """
         half = (rank - 1) // 2
         b, bp = self.offsets
-        shifts = [-b] * half + [-bp] * half
-        axes = list(range(1, rank))
-        keep = [(s, a) for s, a in zip(shifts, axes) if s != 0]
-        if not keep:
+        if self.form == "diagonal" or half == 1:
+            groups = [[(1 + a, -b) for a in range(half)] + [(1 + half + a, -bp) for a in range(half)]]
+        else:
+            groups = [[(1 + a, -b), (1 + half + a, -bp)] for a in range(half)]
+        return [[(axis, s) for axis, s in g if s != 0] for g in groups]
+
+    def shifted(self, kernel, generator=0):
+        """The tensor the kernel is tied to by generator `generator` (cyclic).
+
+        For the diagonal form (one generator): W[k, i+b, ..., m+b', ...].
+        """
+        moves = self.generators(len(kernel.shape))[generator]
+        if not moves:
             return kernel
-        return ops.roll(kernel, shift=[s for s, _ in keep], axis=[a for _, a in keep])
+        return ops.roll(kernel, shift=[s for _, s in moves], axis=[a for a, _ in moves])
 
     def terms(self, kernel):
         self.validate(kernel.shape)
-        diff = ops.abs(ops.subtract(kernel, self.shifted(kernel)))
         count = 1
         for s in kernel.shape:
             count *= int(s)
-        return ops.sum(diff), count
+        generators = self.generators(len(kernel.shape))
+        total = None
+        for g in range(len(generators)):
+            part = ops.sum(ops.abs(ops.subtract(kernel, self.shifted(kernel, g))))
+            total = part if total is None else ops.add(total, part)
+        return total, count * len(generators)
 
     def get_config(self):
-        return {**super().get_config(), "offsets": list(self.offsets)}
+        return {**super().get_config(), "offsets": list(self.offsets), "form": self.form}
