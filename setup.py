@@ -19,7 +19,12 @@ setup(
     ),
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
-    packages=find_packages(include=["symzoo", "symzoo.*"]),
+    # The pretrained models (saved_models/<name>/model.keras + manifest.json) are installed
+    # as package data under symzoo/_pretrained/, so weights="pretrained" works from any
+    # directory after `pip install .` or from a wheel (symzoo.models.weights.saved_models_dir).
+    packages=find_packages(include=["symzoo", "symzoo.*"]) + ["symzoo._pretrained"],
+    package_dir={"symzoo._pretrained": "saved_models"},
+    package_data={"symzoo._pretrained": ["*/manifest.json", "*/model.keras"]},
     python_requires=">=3.10",
     install_requires=[
         "numpy>=1.26",

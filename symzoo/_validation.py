@@ -102,3 +102,46 @@ def finite_array(name, array, ndim=None, shape=None):
             f"with {bad} NaN or infinite entries."
         )
     return arr
+
+
+def range_message(name, low, high, received=None):
+    """The error text for inputs outside ``[low, high]`` (shared with the SavedModel)."""
+    received = received or f"values outside [{low:g}, {high:g}]"
+    return (
+        f"Expected `{name}` to be images with values in [{low:g}, {high:g}] (float32). "
+        f"Received: {received}. Integer images in 0..255 (e.g. uint8) must be scaled "
+        "first: x.astype('float32') / 255."
+    )
+
+
+def image_range(name, array, low=0.0, high=1.0):
+    """Checks that the image batch `array` holds values in ``[low, high]``.
+
+    The zoo's image models (blob1d/blob2d/MNIST translation MLPs and CNNs)
+    take float images in [0, 1]. The same rule as the exported SavedModel's
+    ``serve`` signature: any numeric dtype is accepted (it is cast to float32),
+    but a value outside the range raises, so uint8 images in 0..255, or float
+    images that were not divided by 255, fail with this message instead of
+    silently saturating the probabilities. Integer images whose values are all
+    0 or 1 (binary images) pass.
+
+    Returns the array (unchanged).
+
+    Raises:
+        ValueError: non-numeric dtype or a value outside ``[low, high]``.
+    """
+    arr = np.asarray(array)
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise ValueError(
+            f"Expected `{name}` to be numeric images in [{low:g}, {high:g}]. "
+            f"Received: {name}.dtype={arr.dtype}"
+        )
+    if arr.size:
+        lo, hi = float(np.min(arr)), float(np.max(arr))
+        if lo < low or hi > high:
+            raise ValueError(
+                range_message(
+                    name, low, high, f"{name} with dtype {arr.dtype}, min {lo:g}, max {hi:g}"
+                )
+            )
+    return array

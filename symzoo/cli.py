@@ -8,7 +8,7 @@
                       [--dataset-set KEY=VALUE ...] [--no-resume]
     symzoo evaluate NAME --model PATH [--split test] [--data-seed S]
                       [--data-dir DIR] [--quick]
-    symzoo export NAME --model PATH --out DIR
+    symzoo export NAME (--model PATH | --pretrained) --out DIR
     symzoo reproduce ... | tune ... | inspect ...
 
 ``reproduce``, ``tune`` and ``inspect`` belong to `symzoo.reproduce`,
@@ -249,17 +249,22 @@ def _cmd_evaluate(args):
 def _cmd_export(args):
     import keras
 
-    from symzoo import training
+    from symzoo.models import export as export_lib
 
     name = _check_name(args.name)
-    model = training.load_model(args.model)
-    if not isinstance(model, keras.Model) or model.name == "saved_model":
-        raise CLIError(
-            f"--model {args.model} must be a .keras model (a SavedModel cannot be re-exported)"
+    if (args.model is None) == (not args.pretrained):
+        raise CLIError("give exactly one of --model PATH and --pretrained")
+    if args.pretrained:
+        written = export_lib.export_pretrained(name, args.out)
+    else:
+        model = export_lib.load_model(args.model)
+        if not isinstance(model, keras.Model) or model.name == "saved_model":
+            raise CLIError(
+                f"--model {args.model} must be a .keras model (a SavedModel cannot be re-exported)"
+            )
+        written = export_lib.export(
+            model, args.out, name=name, extra={"source": os.fspath(args.model)}
         )
-    written = training.export(
-        model, args.out, name=name, extra={"source": os.fspath(args.model)}
-    )
     for kind, path in written.items():
         print(f"{kind}: {path}")
     return 0
@@ -367,9 +372,17 @@ def build_parser(delegate=None):
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.set_defaults(func=_cmd_evaluate)
 
-    p = sub.add_parser("export", help="write model.keras, a SavedModel and a manifest")
+    p = sub.add_parser(
+        "export",
+        help="write model.keras, a plain-TensorFlow SavedModel and a manifest",
+        description="Write model.keras, saved_model/ (tf.saved_model.load(p).serve(x), no "
+        "symzoo needed) and manifest.json into --out, from a trained model (--model) or "
+        "from the pretrained weights (--pretrained). The same weights give the same bytes.",
+    )
     p.add_argument("name", help="zoo name recorded in the manifest")
-    p.add_argument("--model", required=True, help=".keras file or directory with model.keras")
+    p.add_argument("--model", default=None, help=".keras file or directory with model.keras")
+    p.add_argument("--pretrained", action="store_true",
+                   help="export the pretrained model (models.NAME(weights='pretrained'))")
     p.add_argument("--out", required=True, help="output directory")
     p.set_defaults(func=_cmd_export)
 
@@ -503,7 +516,7 @@ def main(argv=None):
             return _error(_one_line(err))
         raise
     except RuntimeError as err:
-        from symzoo.training import BackendError
+        from symzoo.models.export import BackendError
 
         if isinstance(err, BackendError):
             return _error(_one_line(err))

@@ -1,6 +1,12 @@
-"""`symzoo reproduce`: re-run every experiment of the report and write its results.
+"""`symzoo reproduce`: the report's results, from the shipped models or re-trained.
 
-Each row of the report's tables is an `Experiment`: a zoo model, the hyperparameters of that
+``symzoo reproduce --pretrained`` (`evaluate_pretrained`, the README's first command)
+trains nothing: it evaluates every pretrained model (``saved_models/<name>/``) on its full
+test split and prints the table beside the report's figures and the figures recorded when
+the model was exported. It takes about a minute on 2 CPU cores and writes
+``results.json``/``results.md`` under ``./runs/pretrained`` (or ``--out``).
+
+Without ``--pretrained`` it re-trains. Each row of the report's tables is an `Experiment`: a zoo model, the hyperparameters of that
 row, the metric, and the report's figure. `reproduce()` trains each over several seeds with
 `symzoo.training.train`, evaluates on the test split, and writes, for each zoo model:
 
@@ -14,10 +20,15 @@ row, the metric, and the report's figure. `reproduce()` trains each over several
   test metric);
 
 and one results table between the markers ``<!-- results:start -->`` and
-``<!-- results:end -->`` in the top-level README.
+``<!-- results:end -->`` in ``README.md``.
 
-``--quick`` trains on tiny data for one epoch and writes under ``runs/quick/`` (never over the
-committed results) unless ``--out`` says otherwise.
+Where it writes: those paths are relative to a root, ``./runs/reproduce`` (``./runs/quick``
+with ``--quick``) in the current directory by default, or ``--out DIR``. The committed
+``models/``, ``saved_models/`` and README table of the repository change only when a flag
+names them: ``--write-repo`` (run from the repository root; the same as ``--out .``). The
+training runs themselves go to ``ROOT/train/<row>/seed<s>`` (``./runs/reproduce/<row>`` with
+``--write-repo``, where earlier runs are resumed). Nothing is written next to the installed
+package. ``--quick`` trains on tiny data for `symzoo.training.QUICK_EPOCHS` (2) epochs.
 """
 
 import dataclasses
@@ -29,7 +40,9 @@ import time
 
 import numpy as np
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
+DEFAULT_ROOT = pathlib.Path("runs") / "reproduce"
+QUICK_ROOT = pathlib.Path("runs") / "quick"
+PRETRAINED_ROOT = pathlib.Path("runs") / "pretrained"
 README_START = "<!-- results:start -->"
 README_END = "<!-- results:end -->"
 
@@ -157,6 +170,13 @@ def _kernel(model):
     return None
 
 
+def _train_root(root):
+    """Where the training runs of a reproduce rooted at `root` go (see the module doc)."""
+    if pathlib.Path(root).resolve() == pathlib.Path.cwd().resolve():
+        return pathlib.Path(root) / "runs" / "reproduce"  # --write-repo / --out .
+    return pathlib.Path(root) / "train"
+
+
 def _run_experiment(exp, seeds, quick, out_root, data_dir, epochs, verbose):
     from symzoo import metrics as metrics_lib
     from symzoo import training
@@ -169,7 +189,7 @@ def _run_experiment(exp, seeds, quick, out_root, data_dir, epochs, verbose):
             epochs=epochs or (None if quick else exp.epochs),  # quick: QUICK_EPOCHS
             seed=seed,
             data_seed=0,
-            out=out_root / "runs" / "reproduce" / exp.row / f"seed{seed}",
+            out=_train_root(out_root) / exp.row / f"seed{seed}",
             model_kwargs=dict(exp.model_kwargs),
             batch_size=exp.batch_size,
             learning_rate=exp.learning_rate,
@@ -318,10 +338,11 @@ def _write_model_folder(model_name, rows, runs_by_row, folder, saved_root, quick
         row = default[0]
         run = runs_by_row[row["row"]][0]
         target = saved_root / model_name
-        training.export(
+        training.export(  # model.keras + manifest: one copy of the weights in git
             run["model"],
             target,
             name=model_name,
+            saved_model=False,
             extra={
                 "row": row["row"],
                 "hyperparameters": {**spec.hyperparameters, **row["model_kwargs"]},
@@ -422,9 +443,11 @@ def _write_card(model_name, spec, rows, figures, folder, exported, command):
             "## Pretrained model",
             "",
             f"`saved_models/{model_name}/` ({which}): load it with "
-            f"`symzoo.models.{model_name}(weights=\"pretrained\")`, or without symzoo with "
-            f"`tf.saved_model.load(\"saved_models/{model_name}/saved_model\").serve(x)`. "
-            "`manifest.json` holds the sha256 of every file and the test metric.",
+            f"`symzoo.models.{model_name}(weights=\"pretrained\")` (installed with the "
+            f"package); for plain TensorFlow, `symzoo export {model_name} --pretrained --out "
+            f"DIR` writes a SavedModel, then `tf.saved_model.load(\"DIR/saved_model\").serve(x)`. "
+            "`manifest.json` holds the sha256 of `model.keras` and the test metric; "
+            "`symzoo reproduce --pretrained` re-evaluates it on the full test split.",
         ]
     if figures:
         lines += ["", "## Figures", ""] + [f"![{f}]({f})" for f in figures]
@@ -585,17 +608,26 @@ def _update_readme(readme, tables, quick, seeds, wall):
     readme.write_text(text)
 
 
+def default_root(quick=False):
+    """``./runs/quick`` with `quick`, else ``./runs/reproduce`` (in the current directory)."""
+    return QUICK_ROOT if quick else DEFAULT_ROOT
+
+
 def reproduce(names=None, seeds=3, quick=False, out=None, data_dir=None, epochs=None,
-              verbose=2, update_readme=True):
+              verbose="auto", update_readme=True):
     """Runs the experiments and writes results, figures, cards and pretrained models.
 
     Args:
         names: rows or zoo model names (all when empty).
         seeds: number of seeds (0..seeds-1); rows with ``max_seeds`` use fewer.
-        quick: tiny data and one epoch (for tests and smoke runs).
-        out: root directory; default the repository (``runs/quick`` with `quick`).
+        quick: tiny data and `symzoo.training.QUICK_EPOCHS` epochs (tests, smoke runs).
+        out: root directory; default `default_root` (``./runs/reproduce``, or
+            ``./runs/quick`` with `quick`). The repository's committed folders are
+            written only when `out` is the repository root (CLI: ``--write-repo``).
         data_dir: directory of the MNIST IDX files.
         epochs: overrides every row's epochs.
+        verbose: Keras' fit verbosity; ``"auto"``: 1 on a terminal, else 2.
+        update_readme: rewrite the results table of ``ROOT/README.md``.
     Returns:
         dict: row → results.
     """
@@ -607,7 +639,7 @@ def reproduce(names=None, seeds=3, quick=False, out=None, data_dir=None, epochs=
     selected = experiments(names)
     if data_dir is not None:
         os.environ["SYMZOO_MNIST_DIR"] = str(data_dir)
-    root = pathlib.Path(out) if out else (REPO / "runs" / "quick" if quick else REPO)
+    root = pathlib.Path(out) if out else default_root(quick)
     start = time.time()
     by_model, runs_by_row, results = {}, {}, {}
     for exp in selected:
@@ -656,7 +688,173 @@ def reproduce(names=None, seeds=3, quick=False, out=None, data_dir=None, epochs=
         )
     if update_readme:
         _update_readme(root / "README.md", tables, quick, list(range(seeds)), time.time() - start)
+    _print_summary(results, root, by_model, update_readme, time.time() - start)
     return results
+
+
+def _print_summary(results, root, by_model, update_readme, wall):
+    """The closing summary of `reproduce`: one line per row, then where it wrote."""
+    print(f"\n[reproduce] {len(results)} row(s) in {wall / 60:.1f} min (test split):")
+    width = max((len(r) for r in results), default=0)
+    for row, res in results.items():
+        metric = res["metric"]
+        report = "" if res["report"] is None else f"  (report {_fmt(metric, res['report'])})"
+        print(f"  {row:<{width}}  {metric} {_fmt(metric, res['mean'])} ± "
+              f"{_fmt(metric, res['std'])} over {len(res['seeds'])} seed(s){report}")
+    print(f"[reproduce] wrote under {root.resolve()}:")
+    for model_name in by_model:
+        print(f"  {root / 'models' / model_name}/ (results, card, figures)")
+    for model_name in [m for m, rows in by_model.items() if any(r["default"] for r in rows)]:
+        print(f"  {root / 'saved_models' / model_name}/ (model.keras + manifest.json)")
+    if update_readme:
+        print(f"  {root / 'README.md'} (results table)")
+    print(f"  {_train_root(root)}/ (training runs)", flush=True)
+
+
+# --------------------------------------------------------------------------
+# --pretrained: evaluate the shipped models
+# --------------------------------------------------------------------------
+
+
+def _row_of(manifest):
+    rows = {e.row: e for e in EXPERIMENTS}
+    return rows.get(manifest.get("row"))
+
+
+def _pretrained_data(spec, data_seed):
+    """The full test split of `spec`'s data set (padded MNIST: the test split only).
+
+    Padded MNIST's test split does not depend on the train/val sizes (see
+    `symzoo.datasets.padded_mnist`), so ``sizes=(1, 1, 10000)`` gives the full
+    10k test images without building the 60k training canvases.
+    """
+    from symzoo import datasets
+
+    kwargs = dict(spec.dataset_kwargs or {})
+    if spec.dataset == "padded_mnist":
+        kwargs.setdefault("sizes", (1, 1, 10000))
+        kwargs.update(_data_dir_kw(spec.dataset))
+    return datasets.load(spec.dataset, seed=data_seed, **kwargs).test
+
+
+def evaluate_pretrained(names=None, out=None, data_dir=None):
+    """Evaluates every pretrained zoo model on its full test split; prints and writes the table.
+
+    For each zoo model (or those in `names`) with ``saved_models/<name>/manifest.json``:
+    builds ``models.<name>(weights="pretrained")`` (sha256-checked), evaluates it on the test
+    split of its data set (the manifest's data seed; padded MNIST needs the IDX files, from
+    `data_dir` or ``$SYMZOO_MNIST_DIR``), and compares with the figure recorded in the
+    manifest when the model was exported and with the report's figure of its row. A model
+    whose data or weights cannot be had gets a row saying why; the others still run.
+
+    Writes ``results.json`` and ``results.md`` into `out` (default ``./runs/pretrained``).
+
+    Returns:
+        dict: model name → row (``value`` None with ``error`` when it could not run).
+    """
+    from symzoo import models, training
+    from symzoo.models import weights
+
+    if data_dir is not None:
+        os.environ["SYMZOO_MNIST_DIR"] = str(data_dir)
+    selected = list(names) if names else models.list()
+    for name in selected:
+        models.spec(name)  # ValueError for an unknown name
+    root = pathlib.Path(out) if out else PRETRAINED_ROOT
+    start = time.time()
+    print(f"[reproduce] pretrained models from {weights.saved_models_dir()}", flush=True)
+    rows = {}
+    for name in selected:
+        spec = models.spec(name)
+        t0 = time.time()
+        row = {"model": name, "dataset": spec.dataset, "value": None}
+        try:
+            manifest = weights.read_manifest(weights.pretrained_dir(name), name)
+        except FileNotFoundError as err:
+            row["error"] = f"no pretrained weights ({_one_line(err)})"
+            rows[name] = row
+            print(f"[reproduce] {name}: {row['error']}", flush=True)
+            continue
+        exp = _row_of(manifest)
+        metric = manifest.get("test_metric") or (exp.metric if exp else "accuracy")
+        row.update(
+            row_name=manifest.get("row"),
+            label=exp.label if exp else "",
+            metric=metric,
+            recorded=manifest.get("test_value"),
+            # the row's report figure; for a row the report does not have (a tuned
+            # variant), the report's figure for the model, marked with † in the table
+            report=exp.report if exp and exp.report is not None else spec.report_value,
+            report_of_model=not (exp and exp.report is not None),
+            data_seed=manifest.get("data_seed", 0),
+            epochs=manifest.get("epochs"),
+        )
+        try:
+            x, y = _pretrained_data(spec, row["data_seed"])
+        except FileNotFoundError as err:
+            where = os.environ.get("SYMZOO_MNIST_DIR")
+            row["error"] = (
+                "MNIST IDX files not found: put train-images-idx3-ubyte, "
+                "train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte "
+                f"(optionally .gz) in a folder and pass --data-dir or set SYMZOO_MNIST_DIR"
+                + (f" (now {where!r})" if where else "") + f" [{_one_line(err)}]"
+            )
+            rows[name] = row
+            print(f"[reproduce] {name}: {row['error']}", flush=True)
+            continue
+        model = models.get(name)(weights="pretrained")
+        got = training.evaluate_task_dict(model, x, y, spec.task)
+        row.update(value=float(got[metric]), examples=int(len(y)), seconds=time.time() - t0)
+        rows[name] = row
+        recorded = "" if row["recorded"] is None else f" (recorded {_fmt(metric, row['recorded'])})"
+        print(f"[reproduce] {name}: test {metric} {_fmt(metric, row['value'])} on "
+              f"{len(y)} examples{recorded}, {row['seconds']:.1f} s", flush=True)
+        del model
+    wall = time.time() - start
+    root.mkdir(parents=True, exist_ok=True)
+    payload = {"command": "symzoo reproduce --pretrained", "seconds": wall,
+               "saved_models": str(weights.saved_models_dir()), "rows": list(rows.values())}
+    (root / "results.json").write_text(json.dumps(payload, indent=2) + "\n")
+    table = pretrained_markdown(payload)
+    (root / "results.md").write_text(table + "\n")
+    print("\n" + table)
+    ok = sum(r["value"] is not None for r in rows.values())
+    print(f"\n[reproduce] {ok} of {len(rows)} pretrained models evaluated in {wall:.0f} s; "
+          f"wrote {root / 'results.json'} and {root / 'results.md'}", flush=True)
+    return rows
+
+
+def pretrained_markdown(payload):
+    """The Markdown table of `evaluate_pretrained`'s results."""
+    lines = [
+        f"Written by `{payload['command']}` ({payload['seconds']:.0f} s): each pretrained model "
+        "evaluated on the full test split of its data set; *recorded*: the figure in its "
+        "manifest, written when it was exported; *report*: the report's figure for that row "
+        "(†: the row is not in the report, e.g. tuned training; the figure is the report's "
+        "for the model's own configuration; – where the report has none).",
+        "",
+        "| model | row | metric | this run | recorded | report | test examples |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in payload["rows"]:
+        if row["value"] is None:
+            lines.append(f"| `{row['model']}` | {row.get('label') or '–'} | "
+                         f"{row.get('metric', '–')} | not run: {row['error']} | "
+                         f"{_fmt(row.get('metric', ''), row.get('recorded'))} | "
+                         f"{_fmt(row.get('metric', ''), row.get('report'))} | – |")
+            continue
+        metric = row["metric"]
+        dagger = " †" if row.get("report_of_model") and row["report"] is not None else ""
+        lines.append(
+            f"| `{row['model']}` | {row['label'] or row.get('row_name') or '–'} | test {metric} | "
+            f"{_fmt(metric, row['value'])} | {_fmt(metric, row['recorded'])} | "
+            f"{_fmt(metric, row['report'])}{dagger} | {row['examples']} |"
+        )
+    return "\n".join(lines)
+
+
+def _one_line(err):
+    return " ".join(str(err).split()) or type(err).__name__
 
 
 def refresh_cards(names=None, root=None, inspect=True, data_dir=None, quick=False):
@@ -667,7 +865,7 @@ def refresh_cards(names=None, root=None, inspect=True, data_dir=None, quick=Fals
     """
     from symzoo import models
 
-    root = pathlib.Path(root) if root else REPO
+    root = pathlib.Path(root) if root else DEFAULT_ROOT
     if data_dir is not None:
         os.environ["SYMZOO_MNIST_DIR"] = str(data_dir)
     done = []
@@ -695,25 +893,71 @@ def refresh_cards(names=None, root=None, inspect=True, data_dir=None, quick=Fals
 
 def add_arguments(parser):
     parser.add_argument("names", nargs="*", help="rows or zoo models (default: all)")
+    parser.add_argument("--pretrained", action="store_true",
+                        help="train nothing: evaluate every pretrained model on its full test "
+                        "split and print the table beside the report's figures (about a "
+                        "minute on 2 CPU cores; writes ./runs/pretrained or --out)")
     parser.add_argument("--seeds", type=int, default=3, help="seeds per row (default 3)")
-    parser.add_argument("--quick", action="store_true", help="tiny data, one epoch")
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny data, 2 epochs (a smoke run; its figures are near chance)")
     parser.add_argument("--epochs", type=int, default=None, help="override every row's epochs")
-    parser.add_argument("--out", default=None, help="root directory to write into")
+    parser.add_argument("--out", default=None,
+                        help="root directory to write into (default ./runs/reproduce, "
+                        "./runs/quick with --quick, ./runs/pretrained with --pretrained)")
+    parser.add_argument("--write-repo", action="store_true",
+                        help="write the committed models/, saved_models/ and README.md table "
+                        "of the repository in the current directory (run from its root)")
     parser.add_argument("--data-dir", default=None, help="MNIST IDX directory")
     parser.add_argument("--no-readme", action="store_true", help="leave README.md alone")
     parser.add_argument("--cards-only", action="store_true",
                         help="no training: inspect the exported models and rewrite the cards")
+    parser.add_argument("--no-inspect", action="store_true",
+                        help="with --cards-only: rewrite the cards from the files on disk "
+                        "without re-running the symmetry inspection")
+    parser.add_argument("--verbose", type=lambda s: s if s == "auto" else int(s),
+                        choices=["auto", 0, 1, 2], default="auto",
+                        help="Keras progress output (auto: 1 on a terminal, else 2)")
+
+
+def _root(args):
+    """``--out``, or the current directory with ``--write-repo`` (checked to be the repo)."""
+    if args.write_repo:
+        if args.out is not None:
+            raise ValueError("Expected --write-repo or --out, not both. Received: both")
+        here = pathlib.Path.cwd()
+        if not ((here / "saved_models").is_dir() and (here / "symzoo").is_dir()
+                and (here / "setup.py").is_file()):
+            raise ValueError(
+                "Expected --write-repo to be run from the symzoo repository's root (with "
+                f"setup.py, symzoo/ and saved_models/). Received: the current directory {here}"
+            )
+        return pathlib.Path(".")
+    return pathlib.Path(args.out) if args.out else None
 
 
 def run(args):
+    root = _root(args)
+    if args.pretrained:
+        try:  # one predict function per model: TF's retracing warning is noise here
+            import tensorflow as tf
+
+            tf.get_logger().setLevel("ERROR")
+        except ImportError:
+            pass
+        evaluate_pretrained(args.names, out=root, data_dir=args.data_dir)
+        return 0
     if args.cards_only:
-        refresh_cards(args.names, root=args.out, data_dir=args.data_dir)
+        root = root or DEFAULT_ROOT
+        done = refresh_cards(args.names, root=root, data_dir=args.data_dir,
+                             inspect=not args.no_inspect)
         if not args.no_readme:
-            root = pathlib.Path(args.out) if args.out else REPO
             _update_readme(root / "README.md", {}, False, [0], None)
+        print(f"[reproduce] rewrote the cards of {', '.join(done) or 'no model'} under "
+              f"{(root / 'models').resolve()}")
         return 0
     reproduce(
-        names=args.names, seeds=args.seeds, quick=args.quick, out=args.out,
+        names=args.names, seeds=args.seeds, quick=args.quick, out=root,
         data_dir=args.data_dir, epochs=args.epochs, update_readme=not args.no_readme,
+        verbose=args.verbose,
     )
     return 0

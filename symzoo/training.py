@@ -1,4 +1,5 @@
-"""Training, evaluation, export and loading of zoo models.
+"""Training and evaluation of zoo models (export and loading: `symzoo.models.export`,
+re-exported here as `export` and `load_model`).
 
 >>> from symzoo import training
 >>> result = training.train("set_sum", quick=True, out="/tmp/set_sum")
@@ -31,7 +32,6 @@ import os
 import pathlib
 import shutil
 import time
-import zipfile
 
 from symzoo import _validation
 
@@ -62,10 +62,6 @@ _RESUME_KEYS = (
 )
 # Values of resume keys that an older run_config.json may lack.
 _RESUME_DEFAULTS = {"lr_schedule": "constant"}
-
-
-class BackendError(RuntimeError):
-    """An operation needs a Keras backend other than the active one."""
 
 
 # --------------------------------------------------------------------------
@@ -104,12 +100,27 @@ def _optional_dict(arg, value):
 
 
 def _check_verbose(verbose):
+    """Validates `verbose`; ``"auto"`` becomes 1 (progress bar) when stdout is a
+    terminal and 2 (one line per epoch, no ANSI codes) otherwise."""
     if isinstance(verbose, bool) or verbose not in VERBOSE_CHOICES:
         raise ValueError(
             f"Expected `verbose` to be one of {list(VERBOSE_CHOICES)}. "
             f"Received: verbose={verbose!r}"
         )
-    return verbose
+    return resolve_verbose(verbose)
+
+
+def resolve_verbose(verbose):
+    """``"auto"`` → 1 on a terminal, else 2 (no progress-bar ANSI codes in logs)."""
+    if verbose != "auto":
+        return verbose
+    import sys
+
+    isatty = getattr(sys.stdout, "isatty", None)
+    try:
+        return 1 if isatty is not None and isatty() else 2
+    except ValueError:  # a closed stream
+        return 2
 
 
 def _check_lr_schedule(lr_schedule):
@@ -647,240 +658,34 @@ def evaluate_model(
 
 
 # --------------------------------------------------------------------------
-# export / load
+# export / load: in symzoo.models.export (next to symzoo.models.weights)
 # --------------------------------------------------------------------------
 
-
-def _require_tensorflow_backend(what):
-    import keras
-
-    backend = keras.backend.backend()
-    if backend != "tensorflow":
-        raise BackendError(
-            f"{what} needs the TensorFlow backend (KERAS_BACKEND=tensorflow); "
-            f"the active Keras backend is {backend!r}. Set KERAS_BACKEND=tensorflow "
-            "before importing keras."
-        )
+#: Names re-exported from `symzoo.models.export` for users of ``symzoo.training``;
+#: resolved on first use, so importing this module stays cheap (no Keras import).
+_EXPORT_NAMES = ("BackendError", "SavedModelPredictor", "export", "load_model")
 
 
-def export(model, directory, name=None, extra=None):
-    """Writes `model` for reuse: ``model.keras`` and a TF SavedModel.
+def __getattr__(attr):
+    if attr in _EXPORT_NAMES:
+        from symzoo.models import export as export_lib
 
-    Files written in `directory`:
-
-    * ``model.keras``: the Keras model (`load_model` reads it back);
-    * ``saved_model/``: TensorFlow SavedModel with a ``serve`` endpoint, which
-      needs neither symzoo nor Keras' custom objects:
-      ``tf.saved_model.load(p).serve(x)`` or
-      ``keras.layers.TFSMLayer(p, call_endpoint="serve")``;
-    * the weights manifest of `symzoo.models.weights.write_manifest`, when
-      that module is available.
-
-    Args:
-        model: a built Keras model.
-        directory: output directory (created if needed).
-        name: zoo name recorded in the manifest; default ``model.name``.
-        extra: dict of extra fields for the manifest.
-
-    Returns:
-        dict of the paths written (``"keras"``, ``"saved_model"``,
-        ``"manifest"`` when written).
-
-    Raises:
-        BackendError: if the Keras backend is not TensorFlow.
-        ValueError: if `model` is not a built Keras model.
-    """
-    import keras
-
-    if not isinstance(model, keras.Model):
-        raise ValueError(
-            f"Expected `model` to be a keras.Model. Received: model of type "
-            f"{type(model).__name__}"
-        )
-    if not model.built:
-        raise ValueError(
-            "Expected `model` to be built (called on data or created with an Input). "
-            f"Received: an unbuilt model {model.name!r}"
-        )
-    _require_tensorflow_backend("Exporting a SavedModel")
-    directory = pathlib.Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    keras_path = directory / "model.keras"
-    saved_path = directory / "saved_model"
-    _without_optimizer(model).save(keras_path)
-    if saved_path.exists():
-        shutil.rmtree(saved_path)
-    from symzoo._saved_model import export_frozen_saved_model
-
-    export_frozen_saved_model(model, saved_path)
-    written = {"keras": str(keras_path), "saved_model": str(saved_path)}
-    write_manifest = _manifest_function("write_manifest")
-    if write_manifest is not None:
-        write_manifest(directory, name or model.name, dict(extra or {}))
-        written["manifest"] = str(directory / "manifest.json")
-    return written
-
-
-def _without_optimizer(model):
-    """A copy of `model` with its weights and no optimizer state (3x smaller with Adam)."""
-    import keras
-
-    if model.optimizer is None:
-        return model
-    clone = model.__class__.from_config(model.get_config())
-    clone.set_weights(model.get_weights())
-    return clone
-
-
-def _manifest_function(attr):
-    try:
-        from symzoo.models import weights
-    except ImportError:
-        return None
-    return getattr(weights, attr, None)
-
-
-def _register_symzoo_objects():
-    """Imports the modules that register symzoo's serializable classes."""
-    import symzoo.layers  # noqa: F401
-    import symzoo.regularizers  # noqa: F401
-
-    import symzoo.models  # noqa: F401
-    import symzoo.metrics  # noqa: F401
-    import symzoo.symmetry.extraction  # noqa: F401  (compact models: CircularPad, ScaledSum, ...)
-
-
-def _load_keras_file(path):
-    if not zipfile.is_zipfile(path):
-        raise ValueError(
-            f"Expected a Keras model file (.keras, a zip archive written by "
-            f"model.save) at {path}. Received: a file that is not a zip archive "
-            "(corrupted or not a Keras model)."
-        )
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = set(archive.namelist())
-            bad = archive.testzip()
-    except (zipfile.BadZipFile, OSError, EOFError) as err:
-        raise ValueError(
-            f"Expected a Keras model file (.keras) at {path}. Received: a corrupted "
-            f"zip archive ({err})."
-        ) from None
-    if bad is not None:
-        raise ValueError(
-            f"Expected a Keras model file (.keras) at {path}. Received: a corrupted "
-            f"archive (member {bad!r} fails its CRC check)."
-        )
-    if "config.json" not in names:
-        raise ValueError(
-            f"Expected a Keras model file (.keras, with config.json inside) at {path}. "
-            f"Received: a zip archive holding {sorted(names)[:5]}."
-        )
-    _register_symzoo_objects()
-    import keras
-
-    try:
-        model = keras.saving.load_model(path)
-    except Exception as err:  # noqa: BLE001 - any failure means "not loadable"
-        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(
-            f"Expected a symzoo Keras model at {path}. Received: a file that Keras "
-            f"could not load ({type(err).__name__}: {message})."
-        ) from err
-    if not isinstance(model, keras.Model):
-        raise ValueError(
-            f"Expected a Keras model at {path}. Received: a saved "
-            f"{type(model).__name__}."
-        )
-    return model
-
-
-class SavedModelPredictor:
-    """Inference wrapper of a SavedModel's ``serve`` endpoint (non-TF backends)."""
-
-    def __init__(self, path, loaded):
-        self.path = str(path)
-        self._loaded = loaded
-        self._serve = loaded.serve
-
-    def __call__(self, x):
-        import numpy as np
-
-        return np.asarray(self._serve(np.asarray(x, dtype="float32")))
-
-    def predict(self, x, batch_size=256, verbose=0):
-        import numpy as np
-
-        x = np.asarray(x, dtype="float32")
-        parts = [self(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
-        return np.concatenate(parts) if parts else np.zeros((0,), "float32")
-
-
-def _load_saved_model(path):
-    import tensorflow as tf
-
-    try:
-        loaded = tf.saved_model.load(str(path))
-    except Exception as err:  # noqa: BLE001
-        raise ValueError(
-            f"Expected a TensorFlow SavedModel (saved_model.pb and variables/) at "
-            f"{path}. Received: a directory TensorFlow could not load "
-            f"({type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''})."
-        ) from err
-    if not hasattr(loaded, "serve"):
-        raise ValueError(
-            f"Expected a SavedModel with a `serve` endpoint (written by "
-            f"symzoo.training.export or model.export) at {path}. Received: a "
-            "SavedModel without one."
-        )
-    import keras
-
-    if keras.backend.backend() != "tensorflow":
-        return SavedModelPredictor(path, loaded)
-    spec = loaded.serve.concrete_functions[0].structured_input_signature[0][0]
-    layer = keras.layers.TFSMLayer(str(path), call_endpoint="serve")
-    inputs = keras.Input(shape=tuple(spec.shape[1:]), dtype=spec.dtype.name)
-    return keras.Model(inputs, layer(inputs), name="saved_model")
+        return getattr(export_lib, attr)
+    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")
 
 
 def load_model(path):
-    """Loads a model written by `train` or `export`.
+    """`symzoo.models.export.load_model` (kept here for users of ``symzoo.training``)."""
+    from symzoo.models import export as export_lib
 
-    Args:
-        path: a ``.keras`` file; a directory holding ``model.keras`` (a run
-            directory or an export directory); or a SavedModel directory
-            (``saved_model.pb``), or a directory holding ``saved_model/``
-            without ``model.keras``. A SavedModel is returned as a Keras model
-            wrapping `keras.layers.TFSMLayer` on the TensorFlow backend
-            (inference only), and as a `SavedModelPredictor` otherwise.
+    return export_lib.load_model(path)
 
-    Raises:
-        FileNotFoundError: `path` does not exist.
-        ValueError: `path` is not one of the above, or is corrupted.
-    """
-    path = pathlib.Path(os.fspath(path))
-    if not path.exists():
-        raise FileNotFoundError(
-            f"Expected a model at {path} (a .keras file, a directory with "
-            "model.keras, or a SavedModel directory). Received: a path that does not exist."
-        )
-    if path.is_dir():
-        if (path / "manifest.json").is_file():
-            verify = _manifest_function("verify_manifest")
-            if verify is not None:
-                verify(path)  # ValueError / FileNotFoundError on a changed file
-        if (path / "model.keras").is_file():
-            return _load_keras_file(path / "model.keras")
-        if (path / "saved_model.pb").is_file():
-            return _load_saved_model(path)
-        if (path / "saved_model" / "saved_model.pb").is_file():
-            return _load_saved_model(path / "saved_model")
-        raise ValueError(
-            f"Expected {path} to hold model.keras or a TensorFlow SavedModel "
-            "(saved_model.pb). Received: a directory with neither, holding "
-            f"{sorted(p.name for p in path.iterdir())[:8]}."
-        )
-    return _load_keras_file(path)
+
+def export(model, directory, name=None, extra=None, saved_model=True):
+    """`symzoo.models.export.export` (kept here for users of ``symzoo.training``)."""
+    from symzoo.models import export as export_lib
+
+    return export_lib.export(model, directory, name=name, extra=extra, saved_model=saved_model)
 
 
 __all__ = [

@@ -338,8 +338,11 @@ def test_saved_models_dir(monkeypatch, tmp_path):
     monkeypatch.delenv("SYMZOO_SAVED_MODELS", raising=False)
     import symzoo
 
-    expected = pathlib.Path(symzoo.__file__).resolve().parents[1] / "saved_models"
+    package = pathlib.Path(symzoo.__file__).resolve().parent
+    installed = package / weights_lib.INSTALLED_DIR  # a non-editable install's package data
+    expected = installed if installed.is_dir() else package.parent / "saved_models"
     assert weights_lib.saved_models_dir() == expected
+    assert (expected / "set_sum" / "manifest.json").is_file()
     monkeypatch.setenv("SYMZOO_SAVED_MODELS", str(tmp_path))
     assert weights_lib.pretrained_dir("gcn") == tmp_path / "gcn"
 

@@ -55,6 +55,14 @@ def test_quick_reproduce_exports_loadable_pretrained_models(quick_run, monkeypat
     monkeypatch.setenv("SYMZOO_SAVED_MODELS", str(out / "saved_models"))
     manifest = json.loads((out / "saved_models" / "graph_degree" / "manifest.json").read_text())
     assert manifest["data_seed"] == 0 and manifest["test_metric"] == "node_accuracy"
+    # one copy of the weights: no SavedModel beside model.keras; it is exported on demand
+    assert sorted(p.name for p in (out / "saved_models" / "graph_degree").iterdir()) == [
+        "manifest.json", "model.keras"]
+    assert list(manifest["files"]) == ["model.keras"]
+    from symzoo.models import export as export_lib
+
+    exported = pathlib.Path(
+        export_lib.export_pretrained("graph_degree", out / "exported")["saved_model"])
     model = models.graph_degree(weights="pretrained")
     x = np.random.default_rng(0).integers(0, 2, (4, 10, 10)).astype("float32")
     import keras
@@ -67,8 +75,8 @@ def test_quick_reproduce_exports_loadable_pretrained_models(quick_run, monkeypat
         import sys, numpy as np, tensorflow as tf, keras
         assert "symzoo" not in sys.modules
         x = np.load({str(out / 'x.npy')!r})
-        a = tf.saved_model.load({str(out / 'saved_models' / 'graph_degree' / 'saved_model')!r}).serve(x)
-        b = keras.layers.TFSMLayer({str(out / 'saved_models' / 'graph_degree' / 'saved_model')!r}, call_endpoint="serve")(x)
+        a = tf.saved_model.load({str(exported)!r}).serve(x)
+        b = keras.layers.TFSMLayer({str(exported)!r}, call_endpoint="serve")(x)
         np.save({str(out / 'y.npy')!r}, np.stack([np.asarray(a), np.asarray(b)]))
         assert "symzoo" not in sys.modules
         """
@@ -82,6 +90,62 @@ def test_quick_reproduce_exports_loadable_pretrained_models(quick_run, monkeypat
     expected = trained.predict(x, verbose=0)
     np.testing.assert_allclose(served[0], expected, atol=1e-5)
     np.testing.assert_allclose(served[1], expected, atol=1e-5)
+
+
+def _digests(directory):
+    import hashlib
+
+    return {p.relative_to(directory).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(pathlib.Path(directory).rglob("*")) if p.is_file()}
+
+
+def test_rerunning_reproduce_gives_byte_identical_exports(quick_run):
+    """Re-running a finished reproduce (runs resumed, nothing trained) rewrites the same bytes."""
+    out, _ = quick_run
+    before = _digests(out / "saved_models" / "graph_degree")
+    reproduce.reproduce(["graph_degree"], seeds=2, quick=True, out=out, verbose=0,
+                        update_readme=False)
+    assert _digests(out / "saved_models" / "graph_degree") == before
+
+
+def test_default_roots_are_under_the_working_directory(tmp_path, monkeypatch):
+    for root in (reproduce.default_root(), reproduce.default_root(quick=True),
+                 reproduce.PRETRAINED_ROOT):
+        assert not root.is_absolute() and root.parts[0] == "runs"
+    monkeypatch.chdir(tmp_path)
+    assert reproduce._train_root(reproduce.default_root()) == pathlib.Path(
+        "runs/reproduce/train")
+    assert reproduce._train_root(pathlib.Path(".")) == pathlib.Path("runs/reproduce")
+    from symzoo import cli
+
+    assert cli.main(["reproduce", "--write-repo", "set_sum"]) == 2  # not the repo root
+
+
+def test_reproduce_pretrained_evaluates_the_shipped_models(tmp_path, monkeypatch, capsys):
+    """The README's first command on a few models: the full test split, written under ./runs."""
+    from symzoo import cli
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SYMZOO_MNIST_DIR", str(tmp_path / "no_mnist_here"))
+    names = ["set_sum", "blob2d_translation", "cnn2d", "graph_degree", "mnist_cnn"]
+    assert cli.main(["reproduce", "--pretrained", *names]) == 0
+    out = capsys.readouterr().out
+    payload = json.loads((tmp_path / "runs" / "pretrained" / "results.json").read_text())
+    assert [r["model"] for r in payload["rows"]] == names
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]
+    rows = {r["model"]: r for r in payload["rows"]}
+    for name in names[:-1]:
+        row = rows[name]
+        assert row["examples"] == {"set_sum": 1000, "blob2d_translation": 3000, "cnn2d": 3000,
+                                   "graph_degree": 5000}[name]
+        # the same test split as when the model was exported: the recorded figure again
+        assert row["value"] == pytest.approx(row["recorded"], rel=1e-4, abs=1e-6), name
+    # no MNIST files: the MNIST row says where to put them, the others still ran
+    assert rows["mnist_cnn"]["value"] is None
+    assert "SYMZOO_MNIST_DIR" in rows["mnist_cnn"]["error"]
+    assert "| `graph_degree` | GraphRowSum" in out and "100.00%" in out
+    assert "4 of 5 pretrained models evaluated" in out
+    assert "runs/pretrained/results.json" in out
 
 
 def test_refresh_cards_adds_the_symmetry_analysis(quick_run):
@@ -135,21 +199,25 @@ def _committed_models():
 
 
 @pytest.mark.parametrize("name", _committed_models())
-def test_committed_saved_model_reaches_its_manifest_metric(name, mnist_dir):
+def test_committed_saved_model_reaches_its_manifest_metric(name, mnist_dir, tmp_path):
     """Plain TensorFlow on the SavedModel reaches the manifest's test metric on a sample."""
     import tensorflow as tf
 
     from symzoo import datasets, metrics, models
     from symzoo.models import weights
 
+    from symzoo.models import export as export_lib
+
     directory = REPO / "saved_models" / name
     manifest = weights.verify_manifest(directory)
+    # the SavedModel is exported on demand from the one committed copy of the weights
+    exported = export_lib.export_pretrained(name, tmp_path / name)["saved_model"]
     spec = models.spec(name)
     kwargs = {"data_dir": mnist_dir} if spec.dataset == "padded_mnist" else {}
     data = datasets.load(spec.dataset, seed=manifest["data_seed"], **kwargs)
     x, y = data.test
     idx = np.random.default_rng(0).permutation(len(y))[:1000]
-    serve = tf.saved_model.load(str(directory / "saved_model")).serve
+    serve = tf.saved_model.load(exported).serve
     got = metrics.evaluate_task(serve, x[idx], y[idx], spec.task, batch_size=250)
     got = got[manifest["test_metric"]]
     tolerance = 0.06 if manifest["test_metric"] != "l1" else 0.5 * manifest["test_value"] + 0.01

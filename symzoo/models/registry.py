@@ -39,6 +39,9 @@ _TASK_LOSSES = {
 }
 
 _REGISTRY = {}
+#: Data sets of images (float32 in [0, 1]); their models check `IMAGE_RANGE`.
+IMAGE_DATASETS = frozenset({"blob1d", "blob2d", "padded_mnist"})
+IMAGE_RANGE = (0.0, 1.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,6 +67,12 @@ class ModelSpec:
         input_shape, output_shape: the I/O contract, without the batch axis.
         hyperparameters: the constructor's default hyperparameters (a copy of
             the module's ``DEFAULTS`` entry, learning rate excluded).
+        input_range: ``(low, high)`` the inputs' values must lie in, checked
+            by `SymzooModel` (``fit``/``evaluate``/``predict``/``__call__`` on
+            arrays) and by the exported SavedModel's ``serve``; default
+            ``(0.0, 1.0)`` for the image data sets `IMAGE_DATASETS`, else None
+            (no check). A new image model gets the check by using an image
+            data set or by passing ``input_range``.
     """
 
     name: str
@@ -80,8 +89,14 @@ class ModelSpec:
     input_shape: tuple = ()
     output_shape: tuple = ()
     hyperparameters: dict = dataclasses.field(default_factory=dict, hash=False)
+    input_range: Optional[tuple] = None
 
     def __post_init__(self):
+        if self.input_range is None and self.dataset in IMAGE_DATASETS:
+            object.__setattr__(self, "input_range", IMAGE_RANGE)
+        if self.input_range is not None:
+            low, high = self.input_range
+            object.__setattr__(self, "input_range", (float(low), float(high)))
         _validation.one_of("task", self.task, TASKS)
         _validation.positive_int("epochs", self.epochs)
         _validation.positive_int("batch_size", self.batch_size)

@@ -15,6 +15,14 @@ class SymzooModel(keras.Model):
     ``fit`` and ``evaluate`` report e.g. ``offset_sharing`` and
     ``val_offset_sharing`` beside ``loss``. When two layers use penalties of
     the same kind, the layer's name is put in front (``dense_a/l1_sparsity``).
+
+    Inputs: a zoo model whose `symzoo.models.registry.ModelSpec` has an
+    ``input_range`` (the image models: float images in [0, 1]) checks arrays
+    passed to ``fit``, ``evaluate``, ``predict`` and ``__call__``
+    (`symzoo._validation.image_range`): uint8 images in 0..255, or float
+    images not divided by 255, raise a ValueError that says how to scale them,
+    instead of saturating the probabilities. Symbolic tensors and
+    ``tf.data``/generator inputs are not checked.
     """
 
     def __init__(self, *args, **kwargs):
@@ -36,6 +44,60 @@ class SymzooModel(keras.Model):
             )
         # Tracked attribute so that the trackers are in `self.metrics`.
         self.penalty_trackers = [t for _, _, t in self._penalty_trackers]
+
+    def _input_range(self):
+        from symzoo.models import registry
+
+        if self.name not in registry.names():
+            return None
+        return registry.spec(self.name).input_range
+
+    def _check_inputs(self, x, arg="x"):
+        """Raises for arrays outside the zoo spec's ``input_range`` (see the class doc)."""
+        value_range = self._input_range()
+        if value_range is None or x is None:
+            return
+        import numpy as np
+
+        if isinstance(x, np.ndarray):
+            array = x
+        elif isinstance(x, (list, tuple)) or keras.backend.is_keras_tensor(x):
+            return
+        elif hasattr(x, "numpy") and hasattr(x, "dtype") and hasattr(x, "shape"):
+            try:
+                array = x.numpy()  # an eager tensor (symbolic ones raise)
+            except Exception:  # noqa: BLE001
+                return
+        elif hasattr(x, "__array__") and hasattr(x, "dtype"):
+            try:
+                array = np.asarray(x)  # a jax array (tracers raise)
+            except Exception:  # noqa: BLE001
+                return
+        else:
+            return  # tf.data, generators, PyDatasets: not checked
+        from symzoo import _validation
+
+        _validation.image_range(arg, array, *value_range)
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        self._check_inputs(x)
+        validation_data = kwargs.get("validation_data")
+        if isinstance(validation_data, (tuple, list)) and validation_data:
+            self._check_inputs(validation_data[0], "validation_data[0]")
+        return super().fit(x, y, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        self._check_inputs(x)
+        return super().evaluate(x, y, *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        self._check_inputs(x)
+        return super().predict(x, *args, **kwargs)
+
+    def __call__(self, *args, **kwargs):
+        if args:
+            self._check_inputs(args[0], "inputs")
+        return super().__call__(*args, **kwargs)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, **kwargs):
         total = super().compute_loss(

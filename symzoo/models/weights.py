@@ -4,14 +4,17 @@
 
 * ``None``: random initialisation;
 * ``"pretrained"``: the model saved in ``saved_models/<name>/`` (see
-  `saved_models_dir`): its ``manifest.json`` lists every file with its sha256,
-  all of which are checked before ``model.keras`` is loaded;
+  `saved_models_dir`; installed with the package as ``symzoo/_pretrained/``):
+  its ``manifest.json`` lists every file with its sha256; the file that is
+  read, ``model.keras``, is checked before it is loaded;
 * a path to a ``.keras`` or ``.weights.h5`` file: the weights are loaded into
   the architecture built from the constructor's hyperparameters.
 
-A pretrained directory is produced by ``symzoo reproduce NAME`` or
-``symzoo export``, which save ``model.keras`` (and any other files) there and
-then call `write_manifest`.
+A pretrained directory is produced by ``symzoo reproduce NAME --write-repo``
+(``model.keras`` + ``manifest.json``, one copy of the weights) or ``symzoo
+export``, which save ``model.keras`` (and any other files) there and then call
+`write_manifest`. ``symzoo export NAME --pretrained --out DIR`` writes a
+plain-TensorFlow SavedModel of a pretrained model on demand.
 """
 
 import dataclasses
@@ -22,6 +25,8 @@ import pathlib
 from typing import Optional
 
 MANIFEST = "manifest.json"
+#: The installed copy of the repository's ``saved_models/`` (setup.py's package_dir).
+INSTALLED_DIR = "_pretrained"
 MODEL_FILE = "model.keras"
 ENV_VAR = "SYMZOO_SAVED_MODELS"
 MANIFEST_FORMAT = 1
@@ -48,14 +53,28 @@ class WeightsSource:
 
 
 def saved_models_dir():
-    """The root of the pretrained models: ``$SYMZOO_SAVED_MODELS`` if set, else
-    the repository's ``saved_models/`` next to the ``symzoo`` package."""
+    """The root of the pretrained models, the first of:
+
+    1. ``$SYMZOO_SAVED_MODELS`` if set;
+    2. ``symzoo/_pretrained/`` inside the installed package: ``pip install .``
+       (or a wheel) installs the repository's ``saved_models/`` there (package
+       data, see setup.py), so ``weights="pretrained"`` works from any
+       directory after a non-editable install;
+    3. the repository's ``saved_models/`` next to the ``symzoo`` package (a
+       source checkout or an editable install).
+
+    Only read from: nothing is ever written next to the installed package.
+    """
     env = os.environ.get(ENV_VAR)
     if env:
         return pathlib.Path(env).expanduser()
     import symzoo
 
-    return pathlib.Path(symzoo.__file__).resolve().parents[1] / "saved_models"
+    package = pathlib.Path(symzoo.__file__).resolve().parent
+    installed = package / INSTALLED_DIR
+    if installed.is_dir():
+        return installed
+    return package.parent / "saved_models"
 
 
 def pretrained_dir(name):
@@ -98,13 +117,15 @@ def resolve(weights, name):
         raise _bad_weights(weights)
     if text == "pretrained":
         directory = pretrained_dir(name)
-        manifest = verify_manifest(directory, name=name)
+        manifest = read_manifest(directory, name)
         if MODEL_FILE not in manifest["files"]:
             raise FileNotFoundError(
                 f"The manifest {directory / MANIFEST} of {name!r} does not list "
                 f"{MODEL_FILE!r}. Re-create the directory with `symzoo reproduce "
                 f"{name}` or `symzoo export`."
             )
+        # Hash only what is read: model.keras (not, e.g., an exported SavedModel).
+        manifest = verify_manifest(directory, name=name, only=[MODEL_FILE])
         return WeightsSource("pretrained", directory, manifest)
     if not text.endswith(_SUFFIXES):
         raise _bad_weights(
@@ -222,12 +243,15 @@ def read_manifest(directory, name=None):
     return manifest
 
 
-def verify_manifest(directory, name=None):
-    """Checks every file listed in ``directory/manifest.json``; returns the manifest.
+def verify_manifest(directory, name=None, only=None):
+    """Checks the files listed in ``directory/manifest.json``; returns the manifest.
 
     Args:
         directory: the model's directory.
         name: optional zoo name; when given, the manifest's ``name`` must match.
+        only: optional list of relative paths: check these (each must be
+            listed) instead of every listed file, so a loader hashes only the
+            files it reads.
 
     Raises:
         FileNotFoundError: no manifest, or a listed file is missing.
@@ -243,7 +267,16 @@ def verify_manifest(directory, name=None):
             f"{manifest.get('name')!r}, not {name!r}."
         )
     root = directory.resolve()
-    for rel, entry in sorted(manifest["files"].items()):
+    listed = manifest["files"]
+    if only is not None:
+        missing = [rel for rel in only if rel not in listed]
+        if missing:
+            raise FileNotFoundError(
+                f"The manifest {directory / MANIFEST} does not list {missing}. Re-create "
+                "the directory with `symzoo reproduce` or `symzoo export`."
+            )
+        listed = {rel: listed[rel] for rel in only}
+    for rel, entry in sorted(listed.items()):
         path = (directory / rel).resolve()
         if root != path and root not in path.parents:
             raise ValueError(

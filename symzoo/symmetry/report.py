@@ -516,7 +516,7 @@ def add_arguments(parser):
         help="zoo name (pretrained weights), .keras file, directory with model.keras, "
         "or SavedModel directory",
     )
-    parser.add_argument("--out", default=None, help="output directory (default: inspect/<model>)")
+    parser.add_argument("--out", default=None, help="output directory (default: runs/inspect/<model>)")
     parser.add_argument("--name", default=None, help="zoo name when the model does not say")
     parser.add_argument("--quick", action="store_true", help="small test set, few group elements")
     parser.add_argument("--data-dir", default=None, help="directory with the MNIST IDX files")
@@ -551,7 +551,7 @@ def add_arguments(parser):
 def run(args):
     """Runs ``symzoo inspect``; returns the exit status."""
     out = args.out or os.path.join(
-        "inspect", pathlib.Path(str(args.model).rstrip("/\\")).stem or "model"
+        "runs", "inspect", pathlib.Path(str(args.model).rstrip("/\\")).stem or "model"
     )
     if getattr(args, "orbit", False):
         from symzoo.symmetry import orbit

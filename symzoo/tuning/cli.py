@@ -92,7 +92,8 @@ def add_arguments(parser):
     )
     parser.add_argument(
         "--summary-dir", default=None,
-        help="where summary.json/.md and plots go (default tuning/NAME)",
+        help="where summary.json/.md and plots go (default DIRECTORY/PROJECT/summary, "
+        "under ./runs; name tuning/NAME to update the committed summary)",
     )
     parser.add_argument("--no-summary", action="store_true", help="write no summary")
     parser.add_argument("--no-test", action="store_true", help="skip the best trial's test evaluation")

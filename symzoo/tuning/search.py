@@ -41,6 +41,7 @@ TUNERS = ("random", "bayesian", "hyperband")
 #: Objectives accepted by ``--objective`` (mapped to the model's metric names).
 OBJECTIVES = ("val_accuracy", "val_loss", "val_mae")
 DEFAULT_DIRECTORY = os.path.join("runs", "tuning")
+#: Where the committed summaries live (written only when ``summary_dir`` names it).
 DEFAULT_SUMMARY_ROOT = "tuning"
 DIST_VARS = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
 #: Split sizes (train, val, test) with ``quick=True``.
@@ -445,8 +446,10 @@ def search(
         batch_size: default the model's ``spec.batch_size``.
         distributed: run as KerasTuner chief or worker (environment variables
             `DIST_VARS`); the chief writes the summary.
-        summary_dir: where to write the summary (default ``tuning/<name>``);
-            ``False`` to write none.
+        summary_dir: where to write the summary (default
+            ``<directory>/<project_name>/summary``, i.e. under ``./runs``; the
+            committed ``tuning/<name>/`` changes only when named here or with
+            ``--summary-dir``); ``False`` to write none.
         overwrite: delete the project and start afresh.
         evaluate_test: evaluate the best trial on the test split.
         verbose: passed to KerasTuner and ``fit``.
@@ -605,7 +608,7 @@ def search(
         geometry=spaces_lib.geometry(name, hypermodel.space.get("fixed")),
     )
     if summary_dir is not False:
-        summary_dir = summary_dir or os.path.join(DEFAULT_SUMMARY_ROOT, name)
+        summary_dir = summary_dir or os.path.join(os.fspath(directory), project_name, "summary")
         summary["files"] = summary_lib.write_summary(summary, summary_dir)
     return summary
 
