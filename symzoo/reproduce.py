@@ -802,7 +802,13 @@ def evaluate_pretrained(names=None, out=None, data_dir=None):
             rows[name] = row
             print(f"[reproduce] {name}: {row['error']}", flush=True)
             continue
-        model = models.get(name)(weights="pretrained")
+        try:
+            model = models.get(name)(weights="pretrained")  # sha256-checked
+        except (ValueError, OSError) as err:  # a changed or unreadable file: say so, go on
+            row["error"] = f"could not load the pretrained weights ({_one_line(err)})"
+            rows[name] = row
+            print(f"[reproduce] {name}: {row['error']}", flush=True)
+            continue
         got = training.evaluate_task_dict(model, x, y, spec.task)
         row.update(value=float(got[metric]), examples=int(len(y)), seconds=time.time() - t0)
         rows[name] = row

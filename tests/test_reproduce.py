@@ -222,3 +222,20 @@ def test_committed_saved_model_reaches_its_manifest_metric(name, mnist_dir, tmp_
     got = got[manifest["test_metric"]]
     tolerance = 0.06 if manifest["test_metric"] != "l1" else 0.5 * manifest["test_value"] + 0.01
     assert abs(got - manifest["test_value"]) <= tolerance, (got, manifest["test_value"])
+
+
+def test_reproduce_pretrained_reports_a_corrupted_model_and_goes_on(tmp_path, monkeypatch):
+    import shutil
+
+    root = tmp_path / "saved_models"
+    for name in ("graph_degree", "gin"):
+        shutil.copytree(REPO / "saved_models" / name, root / name)
+    with open(root / "gin" / "model.keras", "ab") as f:
+        f.write(b"\0")
+    monkeypatch.setenv("SYMZOO_SAVED_MODELS", str(root))
+    rows = reproduce.evaluate_pretrained(["gin", "graph_degree", "gcn"], out=tmp_path / "out")
+    assert "Checksum mismatch" in rows["gin"]["error"] and rows["gin"]["value"] is None
+    assert "no pretrained weights" in rows["gcn"]["error"]
+    assert rows["graph_degree"]["value"] == pytest.approx(rows["graph_degree"]["recorded"])
+    table = (tmp_path / "out" / "results.md").read_text()
+    assert "| `gin` |" in table and "not run: could not load" in table
