@@ -130,6 +130,10 @@ def test_every_image_model_has_the_image_range():
     # a new model on an image data set gets the check without saying so
     spec = registry.ModelSpec(name="new", builder=lambda **k: None, dataset="blob2d")
     assert spec.input_range == (0.0, 1.0)
+    for bad in ((1, 0), "ab", (0,)):
+        with pytest.raises(ValueError, match="input_range"):
+            registry.ModelSpec(name="new", builder=lambda **k: None, dataset="x",
+                               input_range=bad)
 
 
 def _images(name, rng, dtype="float32", scale=1.0):

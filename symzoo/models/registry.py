@@ -95,8 +95,16 @@ class ModelSpec:
         if self.input_range is None and self.dataset in IMAGE_DATASETS:
             object.__setattr__(self, "input_range", IMAGE_RANGE)
         if self.input_range is not None:
-            low, high = self.input_range
-            object.__setattr__(self, "input_range", (float(low), float(high)))
+            try:
+                low, high = (float(v) for v in self.input_range)
+            except (TypeError, ValueError):
+                low = high = float("nan")
+            if not low < high:
+                raise ValueError(
+                    "Expected `input_range` to be None or (low, high) with low < high. "
+                    f"Received: input_range={self.input_range!r}"
+                )
+            object.__setattr__(self, "input_range", (low, high))
         _validation.one_of("task", self.task, TASKS)
         _validation.positive_int("epochs", self.epochs)
         _validation.positive_int("batch_size", self.batch_size)
