@@ -14,9 +14,10 @@ Eleven models, each a thin constructor over one private builder (as in
 Every constructor is ``name(weights=None, compile=True, learning_rate=None,
 seed=None, **hyperparameters)``; the defaults of each model are in its
 module's ``DEFAULTS`` table (`translation`, `sets`, `graphs`, `cnn`).
-``weights`` is None, ``"pretrained"`` (from ``saved_models/<name>/``,
-sha256-checked, see `symzoo.models.weights`) or a path to a ``.keras`` /
-``.weights.h5`` file.
+``weights`` is None, ``"pretrained"`` (from ``saved_models/<name>/``, which
+``pip install`` puts inside the package, sha256-checked, see
+`symzoo.models.weights`) or a path to a ``.keras`` / ``.weights.h5`` file.
+Export and loading: `symzoo.models.export`.
 """
 
 from symzoo.models.symzoo_model import SymzooModel  # noqa: I001  (first: used below)
