@@ -34,6 +34,7 @@ import time
 import zipfile
 
 from symzoo import _validation
+from symzoo.errors import BackendError  # re-exported as training.BackendError
 
 #: Split sizes ``(train, val, test)`` used with ``quick=True``.
 QUICK_SIZES = (256, 64, 64)
@@ -63,9 +64,6 @@ _RESUME_KEYS = (
 # Values of resume keys that an older run_config.json may lack.
 _RESUME_DEFAULTS = {"lr_schedule": "constant"}
 
-
-class BackendError(RuntimeError):
-    """An operation needs a Keras backend other than the active one."""
 
 
 # --------------------------------------------------------------------------

@@ -193,7 +193,9 @@ def write_manifest(directory, name, extra=None):
 
 def _missing_manifest(directory, name):
     name = name or directory.name
-    return FileNotFoundError(
+    from symzoo.errors import MissingWeightsError
+
+    return MissingWeightsError(
         f"No pretrained weights for {name!r}: {directory / MANIFEST} does not exist. "
         f"Produce them with `symzoo reproduce {name}` (trains the model and saves it "
         f"there) or save a trained model with `symzoo export` into {directory}; or set "

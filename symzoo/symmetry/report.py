@@ -100,11 +100,13 @@ def load(model_or_path_or_name):
     if text in zoo:
         from symzoo import models
 
+        from symzoo.errors import MissingWeightsError
+
         try:
             model = models.get(text)(weights="pretrained", compile=False)
+        except MissingWeightsError:
+            raise  # already says how to produce them
         except FileNotFoundError as err:
-            if f"symzoo reproduce {text}" in str(err):
-                raise
             raise FileNotFoundError(
                 f"No pretrained weights for {text!r} ({err}). Train them first with "
                 f"`symzoo reproduce {text}`, or pass a path to a .keras file or a "
@@ -535,7 +537,7 @@ def add_arguments(parser):
         "--sizes", type=int, nargs=3, default=None, metavar=("TRAIN", "VAL", "TEST"),
         help="examples per split for --orbit (default: the data set's sizes)",
     )
-    from symzoo.cli import parse_assignment
+    from symzoo._argtypes import parse_assignment
 
     parser.add_argument(
         "--set", action="append", type=parse_assignment, metavar="KEY=VALUE", default=None,

@@ -36,6 +36,8 @@ import sys
 import time
 
 from symzoo import _validation
+# The files of a project (defined with the summary, which reads them).
+from symzoo.tuning.summary import SEARCH_FILE, SESSIONS_FILE, TRIAL_FILE  # noqa: F401
 
 TUNERS = ("random", "bayesian", "hyperband")
 #: Objectives accepted by ``--objective`` (mapped to the model's metric names).
@@ -52,13 +54,6 @@ QUICK_SIZES = {
 }
 #: Number of base graphs with ``quick=True`` (graph_degree sizes are fractions).
 QUICK_GRAPHS = 100
-#: The file in the project directory that records what a search was started
-#: with; a resumed search must match it.
-SEARCH_FILE = "symzoo_search.json"
-#: Every run (session) of a project: wall time, new trials, backend, device.
-SESSIONS_FILE = "symzoo_sessions.json"
-#: Per-trial record (wall time, worker, device) in each trial directory.
-TRIAL_FILE = "symzoo_trial.json"
 _RESUME_KEYS = ("model", "space", "tuner", "objective", "epochs", "batch_size", "data", "seed")
 
 

@@ -22,6 +22,13 @@ import math
 import os
 
 FINISHED = ("COMPLETED",)
+#: The file in a project directory that records what a search was started
+#: with; a resumed search must match it (`symzoo.tuning.search`).
+SEARCH_FILE = "symzoo_search.json"
+#: Every run (session) of a project: wall time, new trials, backend, device.
+SESSIONS_FILE = "symzoo_sessions.json"
+#: Per-trial record (wall time, worker, device) in each trial directory.
+TRIAL_FILE = "symzoo_trial.json"
 SUMMARY_JSON = "summary.json"
 SUMMARY_MD = "summary.md"
 
@@ -61,8 +68,6 @@ def _plain(value):
 
 def collect_trials(tuner):
     """One dict per trial of a (non-worker) tuner, in trial-id order."""
-    from symzoo.tuning.search import TRIAL_FILE
-
     records = []
     for tid, trial in sorted(tuner.oracle.trials.items()):
         metrics = {}
