@@ -740,12 +740,9 @@ def _manifest_function(attr):
 
 def _register_symzoo_objects():
     """Imports the modules that register symzoo's serializable classes."""
-    import symzoo.layers  # noqa: F401
-    import symzoo.regularizers  # noqa: F401
+    from symzoo import layers
 
-    import symzoo.models  # noqa: F401
-    import symzoo.metrics  # noqa: F401
-    import symzoo.symmetry.extraction  # noqa: F401  (compact models: CircularPad, ScaledSum, ...)
+    layers.register_all()
 
 
 def _load_keras_file(path):

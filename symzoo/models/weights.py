@@ -283,10 +283,10 @@ def load_pretrained(name, source, input_shape, output_shape):
     """
     import keras
 
-    import symzoo.layers  # noqa: F401  (registers the custom objects)
-    import symzoo.metrics  # noqa: F401
-    import symzoo.regularizers  # noqa: F401
+    from symzoo import layers
     from symzoo.models.symzoo_model import SymzooModel
+
+    layers.register_all()
 
     path = source.path / MODEL_FILE
     try:
@@ -336,6 +336,9 @@ def load_weights_file(model, path, name):
     if path.name.endswith(".keras"):
         import keras
 
+        from symzoo import layers
+
+        layers.register_all()
         try:
             loaded = keras.models.load_model(path, compile=False)
         except Exception as e:

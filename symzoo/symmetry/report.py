@@ -146,25 +146,36 @@ def _infer_dataset(model, layers, name):
     if name is not None and name in DATASET_TASKS:
         return None, name, DATASET_TASKS[name]
     shape = _input_shape(model)
-    if layers:
-        kind = type(layers[0]).__name__
-        if kind == "SetLinearSum":
-            dataset = "set_sum"
-        elif kind == "GraphRowSum":
-            dataset = "graph_degree"
-        elif len(layers[0].kernel.shape) == 3:
-            dataset = "blob1d"
-        else:
-            dataset = "padded_mnist" if tuple(layers[0].kernel.shape[-2:]) == (56, 56) else "blob2d"
+    kind = _groups.layer_kind(layers[0]) if layers else None
+    dataset = _dataset_for(kind, shape)
+    if dataset is not None:
         return None, dataset, DATASET_TASKS[dataset]
-    if shape is not None and len(shape) == 2 and tuple(shape) == (56, 56):
-        return None, "padded_mnist", "classification"
     raise ValueError(
         "Cannot tell which zoo model / data set this model belongs to. Expected "
         f"`name` to be a zoo name ({zoo}) or a data set name ({sorted(DATASET_TASKS)}). "
         f"Received: name={name!r} for a model named {getattr(model, 'name', None)!r} "
         f"with input shape {shape}."
     )
+
+
+def _dataset_for(kind, shape):
+    """The data set of the zoo models that take inputs of `shape` (and, when
+    `kind` is a layer's ``symmetry_kind``, whose group is of that kind); None
+    unless exactly one data set fits."""
+    from symzoo import models
+
+    if shape is None:
+        return None
+    found = set()
+    for zoo_name in models.list():
+        spec = models.spec(zoo_name)
+        if tuple(spec.input_shape) != tuple(shape):
+            continue
+        data_kind = _groups.DATASET_KINDS.get(spec.dataset)
+        if kind is not None and _groups.KIND_ALIASES.get(data_kind, data_kind) != kind:
+            continue
+        found.add(spec.dataset)
+    return found.pop() if len(found) == 1 else None
 
 
 def _test_data(dataset, zoo_name, data_seed, quick, data_dir):
