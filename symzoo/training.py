@@ -393,98 +393,145 @@ def train(
     """
     from symzoo import models
 
+    args = _validate_train_args(
+        name, epochs, batch_size, seed, data_seed, learning_rate, model_kwargs,
+        dataset_kwargs, quick, verbose, resume, lr_schedule,
+    )
+    spec = models.spec(args["name"])
+    if out is None:
+        out = pathlib.Path(DEFAULT_RUNS_DIR) / args["name"] / f"seed{args['seed']}"
+    paths = _paths(out)
+
+    # Data first: bad data fails before anything is written.
+    data, used_dataset_kwargs = _load_data(
+        spec, args["data_seed"], args["dataset_kwargs"], args["quick"], data_dir
+    )
+    run_config = _run_config(args, used_dataset_kwargs)
+    # The model before anything is written: bad hyperparameters fail here.
+    import keras
+
+    keras.utils.set_random_seed(args["seed"])
+    model = models.get(args["name"])(
+        learning_rate=args["learning_rate"], **args["model_kwargs"]
+    )
+
+    done = _prepare_out_dir(paths, run_config, args["epochs"], args["resume"])
+    start = time.perf_counter()
+    fit_history = _fit(model, data, paths, args, done, callbacks)
+    train_time = time.perf_counter() - start
+    model.save(paths["model"])
+    x_test, y_test = data.test
+    metrics = evaluate_task_dict(model, x_test, y_test, spec.task)
+    wall_time = time.perf_counter() - start
+    return _write_results(
+        paths, spec, args, run_config, data, model, metrics, fit_history, done,
+        train_time, wall_time,
+    )
+
+
+def _validate_train_args(
+    name, epochs, batch_size, seed, data_seed, learning_rate, model_kwargs,
+    dataset_kwargs, quick, verbose, resume, lr_schedule,
+):
+    """The checked arguments of `train`, defaults filled in from the model's spec."""
+    from symzoo import models
+
     name = _check_name(name)
     spec = models.spec(name)
     if epochs is None:
         epochs = QUICK_EPOCHS if quick else spec.epochs
-    epochs = _validation.positive_int("epochs", epochs)
-    batch_size = _validation.positive_int(
-        "batch_size", spec.batch_size if batch_size is None else batch_size
-    )
-    learning_rate = _validation.positive_float(
-        "learning_rate", spec.learning_rate if learning_rate is None else learning_rate
-    )
-    seed = _non_negative_int("seed", seed)
-    data_seed = _non_negative_int("data_seed", data_seed)
-    model_kwargs = _optional_dict("model_kwargs", model_kwargs)
-    dataset_kwargs = _optional_dict("dataset_kwargs", dataset_kwargs)
-    verbose = _check_verbose(verbose)
+    args = {
+        "name": name,
+        "epochs": _validation.positive_int("epochs", epochs),
+        "batch_size": _validation.positive_int(
+            "batch_size", spec.batch_size if batch_size is None else batch_size
+        ),
+        "learning_rate": _validation.positive_float(
+            "learning_rate", spec.learning_rate if learning_rate is None else learning_rate
+        ),
+        "seed": _non_negative_int("seed", seed),
+        "data_seed": _non_negative_int("data_seed", data_seed),
+        "model_kwargs": _optional_dict("model_kwargs", model_kwargs),
+        "dataset_kwargs": _optional_dict("dataset_kwargs", dataset_kwargs),
+        "verbose": _check_verbose(verbose),
+    }
     if not isinstance(quick, bool):
         raise ValueError(f"Expected `quick` to be True or False. Received: quick={quick!r}")
     if not isinstance(resume, bool):
         raise ValueError(f"Expected `resume` to be True or False. Received: resume={resume!r}")
-    lr_schedule = _check_lr_schedule(lr_schedule)
+    args.update(quick=quick, resume=resume, lr_schedule=_check_lr_schedule(lr_schedule))
     for reserved in ("weights", "compile", "learning_rate", "seed"):
-        if reserved in model_kwargs:
+        if reserved in args["model_kwargs"]:
             raise ValueError(
                 f"Expected `model_kwargs` to hold hyperparameters only; "
                 f"{reserved!r} is set by train(). Received: model_kwargs={model_kwargs!r}"
             )
-    if out is None:
-        out = pathlib.Path(DEFAULT_RUNS_DIR) / name / f"seed{seed}"
-    paths = _paths(out)
+    return args
 
-    # Data first: bad data fails before anything is written.
-    data, used_dataset_kwargs = _load_data(spec, data_seed, dataset_kwargs, quick, data_dir)
 
-    run_config = {
-        "name": name,
-        "seed": seed,
-        "data_seed": data_seed,
-        "batch_size": batch_size,
-        "learning_rate": learning_rate,
-        "model_kwargs": _jsonable(model_kwargs),
+def _run_config(args, used_dataset_kwargs):
+    """What ``run_config.json`` records (the `_RESUME_KEYS` a resumed run must match)."""
+    return {
+        "name": args["name"],
+        "seed": args["seed"],
+        "data_seed": args["data_seed"],
+        "batch_size": args["batch_size"],
+        "learning_rate": args["learning_rate"],
+        "model_kwargs": _jsonable(args["model_kwargs"]),
         "dataset_kwargs": _jsonable(
             {k: v for k, v in used_dataset_kwargs.items() if k != "data_dir"}
         ),
-        "quick": quick,
-        "lr_schedule": lr_schedule,
+        "quick": args["quick"],
+        "lr_schedule": args["lr_schedule"],
     }
-    # The model before anything is written: bad hyperparameters fail here.
-    import keras
 
-    keras.utils.set_random_seed(seed)
-    model = models.get(name)(learning_rate=learning_rate, **model_kwargs)
 
+def _check_resume(paths, run_config, epochs, done):
+    """Raises unless the run in ``paths["out"]`` (`done` epochs) can be continued."""
+    previous = {}
+    if paths["run_config"].exists():
+        try:
+            previous = json.loads(paths["run_config"].read_text())
+        except ValueError:
+            previous = {}
+    changed = [
+        k for k in _RESUME_KEYS if previous.get(k, _RESUME_DEFAULTS.get(k)) != run_config[k]
+    ]
+    if changed:
+        raise ValueError(
+            f"Expected {paths['out']} to hold a run with the same settings to resume. "
+            f"It holds one with other {', '.join(changed)} "
+            f"({', '.join(f'{k}={previous.get(k)!r}' for k in changed)}). "
+            "Pass resume=False (CLI: --no-resume) to start afresh, or another `out`."
+        )
+    if done > epochs:
+        raise ValueError(
+            f"Expected `epochs` to be at least the {done} epochs already trained "
+            f"in {paths['out']}. Received: epochs={epochs}. Pass resume=False "
+            "(CLI: --no-resume) to start afresh."
+        )
+
+
+def _prepare_out_dir(paths, run_config, epochs, resume):
+    """Clears (``resume=False``) or checks the output directory, writes
+    ``run_config.json``; returns the number of epochs already trained."""
     if not resume:
         _clear_run(paths)
     done = _backup_epoch(paths)
     if done:
-        previous = {}
-        if paths["run_config"].exists():
-            try:
-                previous = json.loads(paths["run_config"].read_text())
-            except ValueError:
-                previous = {}
-        changed = [
-            k
-            for k in _RESUME_KEYS
-            if previous.get(k, _RESUME_DEFAULTS.get(k)) != run_config[k]
-        ]
-        if changed:
-            raise ValueError(
-                f"Expected {paths['out']} to hold a run with the same settings to resume. "
-                f"It holds one with other {', '.join(changed)} "
-                f"({', '.join(f'{k}={previous.get(k)!r}' for k in changed)}). "
-                "Pass resume=False (CLI: --no-resume) to start afresh, or another `out`."
-            )
-        if done > epochs:
-            raise ValueError(
-                f"Expected `epochs` to be at least the {done} epochs already trained "
-                f"in {paths['out']}. Received: epochs={epochs}. Pass resume=False "
-                "(CLI: --no-resume) to start afresh."
-            )
+        _check_resume(paths, run_config, epochs, done)
     paths["out"].mkdir(parents=True, exist_ok=True)
     paths["checkpoints"].mkdir(exist_ok=True)
     paths["run_config"].write_text(json.dumps(run_config, indent=2) + "\n")
+    return done
 
-    train_ds, steps_per_epoch = _train_dataset(*data.train, batch_size, seed, done)
-    has_val = len(data.val[1]) > 0
-    val_ds = data.as_tf_dataset("val", batch_size=batch_size) if has_val else None
 
-    previous_history = _read_history(paths["history"])
+def _callbacks(paths, args, done, has_val, extra):
+    """The built-in callbacks of `train` (in order), then the user's `extra`."""
+    import keras
+
     checkpoint_kwargs = {}
-    best = _best_val_loss(previous_history) if done else None
+    best = _best_val_loss(_read_history(paths["history"])) if done else None
     if best is not None and paths["best"].exists():
         checkpoint_kwargs["initial_value_threshold"] = best
     builtin = [
@@ -493,6 +540,7 @@ def train(
     ]
     if _tensorboard_available():
         builtin.append(keras.callbacks.TensorBoard(log_dir=str(paths["logs"])))
+    lr_schedule, learning_rate, epochs = args["lr_schedule"], args["learning_rate"], args["epochs"]
     if lr_schedule != "constant":
         # Before the loggers: it adds the epoch's rate to the logs (history.csv).
         builtin.insert(
@@ -516,26 +564,34 @@ def train(
     builtin.append(
         keras.callbacks.BackupAndRestore(str(paths["backup"]), delete_checkpoint=False)
     )
-    all_callbacks = builtin + list(callbacks or [])
+    return builtin + list(extra or [])
 
-    start = time.perf_counter()
-    fit_history = model.fit(
+
+def _fit(model, data, paths, args, done, callbacks):
+    """``model.fit`` on the seeded training stream (resumed at epoch `done`)."""
+    batch_size = args["batch_size"]
+    train_ds, steps_per_epoch = _train_dataset(*data.train, batch_size, args["seed"], done)
+    has_val = len(data.val[1]) > 0
+    val_ds = data.as_tf_dataset("val", batch_size=batch_size) if has_val else None
+    return model.fit(
         train_ds,
         validation_data=val_ds,
-        epochs=epochs,
+        epochs=args["epochs"],
         steps_per_epoch=steps_per_epoch,
         shuffle=False,  # the tf.data pipeline shuffles (seeded)
-        verbose=verbose,
-        callbacks=all_callbacks,
+        verbose=args["verbose"],
+        callbacks=_callbacks(paths, args, done, has_val, callbacks),
     )
-    train_time = time.perf_counter() - start
+
+
+def _write_results(
+    paths, spec, args, run_config, data, model, metrics, fit_history, done, train_time,
+    wall_time,
+):
+    """Writes ``results.json``; returns `train`'s result dict."""
+    import keras
+
     epochs_run = len(fit_history.history.get("loss", []))
-
-    model.save(paths["model"])
-    x_test, y_test = data.test
-    metrics = evaluate_task_dict(model, x_test, y_test, spec.task)
-    wall_time = time.perf_counter() - start
-
     history = _read_history(paths["history"]) or {
         "epoch": list(range(done, done + epochs_run)),
         **{k: [float(v) for v in vs] for k, vs in fit_history.history.items()},
@@ -548,10 +604,10 @@ def train(
         import warnings
 
         warnings.warn(
-            f"Training of {name!r} stopped on a NaN or infinite loss "
+            f"Training of {args['name']!r} stopped on a NaN or infinite loss "
             f"(see {paths['history']}).",
             RuntimeWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     str_paths = {
         k: str(v)
@@ -559,25 +615,25 @@ def train(
         if k not in ("best", "logs", "results") or v.exists() or k == "results"
     }
     results = {
-        "name": name,
+        "name": args["name"],
         "task": spec.task,
         "metrics": _jsonable(metrics),
         "report_metric": spec.report_metric,
         "report_value": _jsonable(spec.report_value),
-        "seed": seed,
-        "data_seed": data_seed,
-        "epochs": epochs,
+        "seed": args["seed"],
+        "data_seed": args["data_seed"],
+        "epochs": args["epochs"],
         "epochs_completed": done + epochs_run,
         "epochs_this_run": epochs_run,
         "resumed_from_epoch": done,
-        "batch_size": batch_size,
-        "learning_rate": learning_rate,
-        "lr_schedule": lr_schedule,
+        "batch_size": args["batch_size"],
+        "learning_rate": args["learning_rate"],
+        "lr_schedule": args["lr_schedule"],
         "model_kwargs": run_config["model_kwargs"],
         "dataset": spec.dataset,
         "dataset_kwargs": run_config["dataset_kwargs"],
         "data_sizes": [len(getattr(data, s)[1]) for s in SPLITS],
-        "quick": quick,
+        "quick": args["quick"],
         "terminated_on_nan": terminated_on_nan,
         "train_time_s": train_time,
         "wall_time_s": wall_time,
