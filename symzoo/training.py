@@ -13,7 +13,7 @@
   epoch and re-running a finished run trains nothing more (asking for more
   epochs continues it);
 * ``checkpoints/best.keras``: the model with the lowest validation loss;
-* ``logs/``: TensorBoard logs (with the optional `tensorboard` package);
+* ``logs/``: TensorBoard logs (`tensorboard` is a requirement of setup.py);
   ``history.csv``: one row per epoch (all runs);
 * ``run_config.json``: what the run was started with (checked on resume);
 * ``model.keras``: the final model; ``results.json``: test metrics, seeds,
@@ -33,13 +33,14 @@ import shutil
 import time
 import zipfile
 
-from symzoo import _validation
+from symzoo import _format, _validation
+from symzoo.datasets import quick as _quick
 from symzoo.errors import BackendError  # re-exported as training.BackendError
 
 #: Split sizes ``(train, val, test)`` used with ``quick=True``.
-QUICK_SIZES = (256, 64, 64)
+QUICK_SIZES = _quick.TRAIN_SIZES
 #: Number of examples (all splits) generated with ``quick=True`` for graphs.
-QUICK_GRAPH_EXAMPLES = 384
+QUICK_GRAPH_EXAMPLES = _quick.TRAIN_GRAPH_EXAMPLES
 #: Epochs used with ``quick=True`` unless `epochs` is given.
 QUICK_EPOCHS = 2
 #: Root of the default output directories ``runs/<name>/seed<seed>``.
@@ -80,14 +81,6 @@ def _check_name(name):
             f"Expected `name` to be one of the zoo models {names}. Received: name={name!r}"
         )
     return name
-
-
-def _non_negative_int(arg, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        raise ValueError(
-            f"Expected `{arg}` to be a non-negative integer. Received: {arg}={value!r}"
-        )
-    return int(value)
 
 
 def _optional_dict(arg, value):
@@ -135,22 +128,7 @@ def lr_at_epoch(schedule, learning_rate, epoch, epochs):
     return float(learning_rate) * 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
 
 
-def _jsonable(value):
-    """Plain-JSON copy of `value` (tuples become lists, unknown objects repr)."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        value = float(value)
-        return value if math.isfinite(value) else repr(value)
-    if hasattr(value, "tolist"):
-        return _jsonable(value.tolist())
-    return repr(value)
+_jsonable = _format.jsonable  # tuples become lists, NaN "nan", unknown objects repr
 
 
 # --------------------------------------------------------------------------
@@ -296,31 +274,6 @@ def _read_history(path):
     return history
 
 
-_TENSORBOARD_WARNED = False
-
-
-def _tensorboard_available():
-    """The TensorBoard callback needs the `tensorboard` package (optional)."""
-    import importlib.util
-
-    global _TENSORBOARD_WARNED
-    if importlib.util.find_spec("tensorboard") is not None:
-        return True
-    if _TENSORBOARD_WARNED:
-        return False
-    _TENSORBOARD_WARNED = True
-    import warnings
-
-    warnings.warn(
-        "The `tensorboard` package is not installed: no TensorBoard logs are "
-        "written (history.csv has the same figures). `pip install tensorboard` "
-        "to get them.",
-        RuntimeWarning,
-        stacklevel=3,
-    )
-    return False
-
-
 def _best_val_loss(history):
     values = [v for v in history.get("val_loss", []) if v is not None and math.isfinite(v)]
     return min(values) if values else None
@@ -449,8 +402,8 @@ def _validate_train_args(
         "learning_rate": _validation.positive_float(
             "learning_rate", spec.learning_rate if learning_rate is None else learning_rate
         ),
-        "seed": _non_negative_int("seed", seed),
-        "data_seed": _non_negative_int("data_seed", data_seed),
+        "seed": _validation.non_negative_int("seed", seed),
+        "data_seed": _validation.non_negative_int("data_seed", data_seed),
         "model_kwargs": _optional_dict("model_kwargs", model_kwargs),
         "dataset_kwargs": _optional_dict("dataset_kwargs", dataset_kwargs),
         "verbose": _check_verbose(verbose),
@@ -537,9 +490,8 @@ def _callbacks(paths, args, done, has_val, extra):
     builtin = [
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.CSVLogger(str(paths["history"]), append=True),
+        keras.callbacks.TensorBoard(log_dir=str(paths["logs"])),  # tensorboard: setup.py
     ]
-    if _tensorboard_available():
-        builtin.append(keras.callbacks.TensorBoard(log_dir=str(paths["logs"])))
     lr_schedule, learning_rate, epochs = args["lr_schedule"], args["learning_rate"], args["epochs"]
     if lr_schedule != "constant":
         # Before the loggers: it adds the epoch's rate to the logs (history.csv).
@@ -685,7 +637,7 @@ def evaluate_model(
 
     name = _check_name(name)
     _validation.one_of("split", split, SPLITS)
-    data_seed = _non_negative_int("data_seed", data_seed)
+    data_seed = _validation.non_negative_int("data_seed", data_seed)
     dataset_kwargs = _optional_dict("dataset_kwargs", dataset_kwargs)
     spec = models.spec(name)
     if isinstance(model, (str, os.PathLike)):

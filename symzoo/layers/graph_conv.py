@@ -21,6 +21,25 @@ def _static_nodes(shape, who):
     return n
 
 
+def _node_features(input_shape, who):
+    """The number of node features F of a ``[adjacency (N, n, n), features
+    (N, n, F)]`` input, checked."""
+    if not isinstance(input_shape, (list, tuple)) or len(input_shape) != 2:
+        raise ValueError(
+            f"Expected {who} to be called on [adjacency, features]. "
+            f"Received: input_shape={input_shape!r}"
+        )
+    a_shape, x_shape = input_shape
+    _static_nodes(a_shape, who)
+    features = x_shape[-1]
+    if features is None:
+        raise ValueError(
+            "Expected node features with a known last dimension. "
+            f"Received: features shape {tuple(x_shape)}"
+        )
+    return features
+
+
 @keras.saving.register_keras_serializable(package="symzoo")
 class NodeOnes(keras.layers.Layer):
     """The constant node features x = 1 of a batch of graphs.
@@ -105,19 +124,7 @@ class GraphConv(keras.layers.Layer):
         self.bias_initializer = keras.initializers.get(bias_initializer)
 
     def build(self, input_shape):
-        if not isinstance(input_shape, (list, tuple)) or len(input_shape) != 2:
-            raise ValueError(
-                "Expected GraphConv to be called on [adjacency, features]. "
-                f"Received: input_shape={input_shape!r}"
-            )
-        a_shape, x_shape = input_shape
-        _static_nodes(a_shape, "GraphConv")
-        features = x_shape[-1]
-        if features is None:
-            raise ValueError(
-                "Expected node features with a known last dimension. "
-                f"Received: features shape {tuple(x_shape)}"
-            )
+        features = _node_features(input_shape, "GraphConv")
         self.kernel = self.add_weight(
             name="kernel", shape=(features, self.units), initializer=self.kernel_initializer
         )
@@ -188,19 +195,7 @@ class GINConv(keras.layers.Layer):
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
     def build(self, input_shape):
-        if not isinstance(input_shape, (list, tuple)) or len(input_shape) != 2:
-            raise ValueError(
-                "Expected GINConv to be called on [adjacency, features]. "
-                f"Received: input_shape={input_shape!r}"
-            )
-        a_shape, x_shape = input_shape
-        _static_nodes(a_shape, "GINConv")
-        features = x_shape[-1]
-        if features is None:
-            raise ValueError(
-                "Expected node features with a known last dimension. "
-                f"Received: features shape {tuple(x_shape)}"
-            )
+        features = _node_features(input_shape, "GINConv")
         self.epsilon = self.add_weight(
             name="epsilon",
             shape=(),

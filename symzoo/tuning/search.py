@@ -35,7 +35,8 @@ import os
 import sys
 import time
 
-from symzoo import _validation
+from symzoo import _format, _validation
+from symzoo.datasets import quick as _quick
 # The files of a project (defined with the summary, which reads them).
 from symzoo.tuning.summary import SEARCH_FILE, SESSIONS_FILE, TRIAL_FILE  # noqa: F401
 
@@ -46,14 +47,9 @@ DEFAULT_DIRECTORY = os.path.join("runs", "tuning")
 DEFAULT_SUMMARY_ROOT = "tuning"
 DIST_VARS = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
 #: Split sizes (train, val, test) with ``quick=True``.
-QUICK_SIZES = {
-    "set_sum": (512, 128, 128),
-    "blob1d": (512, 128, 128),
-    "blob2d": (512, 128, 128),
-    "padded_mnist": (1000, 500, 500),
-}
+QUICK_SIZES = _quick.TUNE_SIZES
 #: Number of base graphs with ``quick=True`` (graph_degree sizes are fractions).
-QUICK_GRAPHS = 100
+QUICK_GRAPHS = _quick.TUNE_GRAPHS
 _RESUME_KEYS = ("model", "space", "tuner", "objective", "epochs", "batch_size", "data", "seed")
 
 
@@ -370,8 +366,7 @@ def _write_json_atomic(path, data):
     os.replace(tmp, path)
 
 
-def _jsonable(value):
-    return json.loads(json.dumps(value, default=lambda o: list(o) if isinstance(o, tuple) else str(o)))
+_jsonable = _format.jsonable
 
 
 def _check_resume(project_dir, config, overwrite):
@@ -530,8 +525,7 @@ def _validate_search_args(
     batch_size = _validation.positive_int(
         "batch_size", spec.batch_size if batch_size is None else batch_size
     )
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"Expected `seed` to be a non-negative integer. Received: seed={seed!r}")
+    _validation.non_negative_int("seed", seed)
     objective = resolve_objective(spec.task, objective)
     role = distributed_role() if distributed else None
     if not distributed:

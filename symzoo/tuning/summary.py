@@ -21,6 +21,8 @@ import json
 import math
 import os
 
+from symzoo import _format
+
 FINISHED = ("COMPLETED",)
 #: The file in a project directory that records what a search was started
 #: with; a resumed search must match it (`symzoo.tuning.search`).
@@ -196,17 +198,10 @@ def build_summary(
 
 
 def _fmt(value):
-    if value is None:
-        return "–"
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float):
-        if value == 0:
-            return "0"
-        if abs(value) < 1e-2 or abs(value) >= 1e4:
-            return f"{value:.2e}"
-        return f"{value:.4g}"
-    return str(value)
+    return _format.number(
+        value, 4, sci_below=1e-2, sci_above=1e4, general=True, zero="0", only_floats=True,
+        nonfinite=None,
+    )
 
 
 def markdown(summary, top=10):
