@@ -409,6 +409,7 @@ def search(
     overwrite=False,
     evaluate_test=True,
     verbose=1,
+    callbacks=None,
 ):
     """Runs (or resumes) a search; returns the summary dict (see module doc).
 
@@ -440,6 +441,8 @@ def search(
         overwrite: delete the project and start afresh.
         evaluate_test: evaluate the best trial on the test split.
         verbose: passed to KerasTuner and ``fit``.
+        callbacks: extra Keras callbacks of every trial's ``fit`` (KerasTuner
+            deep-copies them per trial).
     """
     t_start = time.time()
     from symzoo.tuning import summary as summary_lib
@@ -486,7 +489,7 @@ def search(
         _write_json_atomic(search_file, config)
     finished_before = summary_lib.finished_trial_ids(tuner_obj) if role != "worker" else set()
     t_search = time.time()
-    _run_search(tuner_obj, data, args["epochs"], args["batch_size"], verbose)
+    _run_search(tuner_obj, data, args["epochs"], args["batch_size"], verbose, callbacks)
     search_seconds = time.time() - t_search
     if role == "worker":
         return {
@@ -579,10 +582,12 @@ def _search_config(args, hypermodel):
     )
 
 
-def _run_search(tuner_obj, data, epochs, batch_size, verbose):
+def _run_search(tuner_obj, data, epochs, batch_size, verbose, callbacks=None):
     """``tuner.search`` on the training split (validated on the val split);
     without data (the chief) it only serves the oracle."""
     fit_kwargs = dict(epochs=epochs, batch_size=batch_size, verbose=verbose)
+    if callbacks:
+        fit_kwargs["callbacks"] = list(callbacks)
     if data is not None:
         fit_args = (data.train[0], data.train[1])
         fit_kwargs["validation_data"] = data.val
