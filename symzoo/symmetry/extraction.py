@@ -31,19 +31,9 @@ from symzoo.layers.compact import CircularPad, GraphEquivariantRowSum, ScaledSum
 from symzoo.symmetry import groups as _groups
 from symzoo.symmetry import projection as _projection
 
-#: symmetry kind -> ``block(layer, projected_kernel) -> (keras layer, description,
-#: extra info)``: the compact replacement of a symzoo layer (`register_block`).
-BLOCKS = {}
-
-
-def register_block(symmetry_kind):
-    """Decorator: registers the compact block builder of a symmetry kind."""
-
-    def decorate(fn):
-        BLOCKS[symmetry_kind] = fn
-        return fn
-
-    return decorate
+#: symmetry kind -> compact block builder (`groups.register_block`).
+BLOCKS = _groups.BLOCKS
+register_block = _groups.register_block
 
 
 # Helpers --------------------------------------------------------------------------

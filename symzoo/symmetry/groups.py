@@ -62,6 +62,24 @@ def register(symmetry_kind, aliases=()):
     return decorate
 
 
+#: symmetry kind -> ``block(layer, projected_kernel) -> (keras layer, description,
+#: info)``: the compact replacement of a symzoo layer used by
+#: `symzoo.symmetry.extraction.extract`. Kept here (numpy-only) so that a module
+#: adding a symmetry registers its block without importing Keras; the builder
+#: imports Keras when called.
+BLOCKS = {}
+
+
+def register_block(symmetry_kind):
+    """Decorator: registers the compact block builder of a symmetry kind."""
+
+    def decorate(fn):
+        BLOCKS[symmetry_kind] = fn
+        return fn
+
+    return decorate
+
+
 def layer_kind(layer):
     """The ``symmetry_kind`` of a symzoo layer with a kernel whose group is
     registered (``"translation"``, ``"set"``, ``"graph"``, ...), else None."""
