@@ -93,8 +93,17 @@ class NormalizedAdjacency(keras.layers.Layer):
         return {**super().get_config(), "self_loops": self.self_loops}
 
 
+class _NodeFeatureLayer(keras.layers.Layer):
+    """Base of the layers called on ``[adjacency, features]`` that output
+    ``units`` features per node: (N, n, F) → (N, n, units)."""
+
+    def compute_output_shape(self, input_shape):
+        _, x_shape = input_shape
+        return (*tuple(x_shape[:-1]), self.units)
+
+
 @keras.saving.register_keras_serializable(package="symzoo")
-class GraphConv(keras.layers.Layer):
+class GraphConv(_NodeFeatureLayer):
     """Graph convolution (Kipf & Welling): ``act(Â · X · W + b)``.
 
     Call it on ``[a_hat, x]``: the (normalised) adjacency (N, n, n) and the
@@ -143,10 +152,6 @@ class GraphConv(keras.layers.Layer):
             h = h + self.bias
         return self.activation(h)
 
-    def compute_output_shape(self, input_shape):
-        _, x_shape = input_shape
-        return (*tuple(x_shape[:-1]), self.units)
-
     def get_config(self):
         return {
             **super().get_config(),
@@ -159,7 +164,7 @@ class GraphConv(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="symzoo")
-class GINConv(keras.layers.Layer):
+class GINConv(_NodeFeatureLayer):
     """Graph isomorphism network layer (Xu et al.) with sum aggregation.
 
         h_i' = MLP( (1 + ε) · h_i + Σ_{j ∈ N(i)} h_j ),   Σ_j h_j = (A · H)_i
@@ -218,10 +223,6 @@ class GINConv(keras.layers.Layer):
         h = (1.0 + self.epsilon) * x + ops.matmul(a, x)
         h = self.activation(ops.matmul(h, self.kernel_1) + self.bias_1)
         return self.activation(ops.matmul(h, self.kernel_2) + self.bias_2)
-
-    def compute_output_shape(self, input_shape):
-        _, x_shape = input_shape
-        return (*tuple(x_shape[:-1]), self.units)
 
     def get_config(self):
         return {
