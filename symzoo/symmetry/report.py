@@ -110,7 +110,9 @@ def load(model_or_path_or_name):
 
 
 def _has_tfsm(model):
-    return any(type(l).__name__ == "TFSMLayer" for l in getattr(model, "layers", []))
+    import keras
+
+    return any(isinstance(l, keras.layers.TFSMLayer) for l in getattr(model, "layers", []))
 
 
 def _input_shape(model):
