@@ -40,6 +40,8 @@ import time
 
 import numpy as np
 
+from symzoo import _format
+
 DEFAULT_ROOT = pathlib.Path("runs") / "reproduce"
 QUICK_ROOT = pathlib.Path("runs") / "quick"
 PRETRAINED_ROOT = pathlib.Path("runs") / "pretrained"
@@ -231,9 +233,7 @@ def _summary(values):
 
 def _num(value):
     """A plain number: 4 decimals, scientific notation below 1e-3, "–" for None."""
-    if value is None:
-        return "–"
-    return f"{value:.4f}" if value == 0 or abs(value) >= 1e-3 else f"{value:.2e}"
+    return _format.number(value, nonfinite=None)
 
 
 def _fmt(metric, value):

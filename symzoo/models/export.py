@@ -40,14 +40,12 @@ import re
 import shutil
 import zipfile
 
+from symzoo.errors import BackendError  # re-exported: symzoo.models.export.BackendError
+
 MODEL_FILE = "model.keras"
 SAVED_MODEL_DIR = "saved_model"
 #: Timestamp of every member of a normalised ``.keras`` archive (the zip epoch).
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
-
-
-class BackendError(RuntimeError):
-    """An operation needs a Keras backend other than the active one."""
 
 
 def require_tensorflow_backend(what):
@@ -367,12 +365,10 @@ def export_pretrained(name, directory):
 
 
 def register_symzoo_objects():
-    """Imports the modules that register symzoo's serializable classes."""
-    import symzoo.layers  # noqa: F401
-    import symzoo.metrics  # noqa: F401
-    import symzoo.models  # noqa: F401
-    import symzoo.regularizers  # noqa: F401
-    import symzoo.symmetry.extraction  # noqa: F401  (compact models: CircularPad, ScaledSum, ...)
+    """Registers symzoo's serializable classes (`symzoo.layers.register_all`)."""
+    from symzoo import layers
+
+    layers.register_all()
 
 
 def _load_keras_file(path):
