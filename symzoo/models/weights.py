@@ -218,9 +218,10 @@ def _missing_manifest(directory, name):
 
     return MissingWeightsError(
         f"No pretrained weights for {name!r}: {directory / MANIFEST} does not exist. "
-        f"Produce them with `symzoo reproduce {name}` (trains the model and saves it "
-        f"there) or save a trained model with `symzoo export` into {directory}; or set "
-        f"{ENV_VAR} to a directory that holds {name}/{MANIFEST}."
+        f"Produce them with `symzoo reproduce {name}` (trains the model and saves it in "
+        f"./runs/reproduce/saved_models/{name}/; `--write-repo` from the repository root "
+        f"writes saved_models/{name}/) or save a trained model with `symzoo export` into "
+        f"{directory}; or set {ENV_VAR} to a directory that holds {name}/{MANIFEST}."
     )
 
 
