@@ -930,6 +930,11 @@ def _root(args):
     if args.write_repo:
         if args.out is not None:
             raise ValueError("Expected --write-repo or --out, not both. Received: both")
+        if args.pretrained:
+            raise ValueError(
+                "Expected --write-repo without --pretrained (the evaluation of the shipped "
+                "models writes no committed file). Received: both"
+            )
         here = pathlib.Path.cwd()
         if not ((here / "saved_models").is_dir() and (here / "symzoo").is_dir()
                 and (here / "setup.py").is_file()):

@@ -119,6 +119,9 @@ def test_default_roots_are_under_the_working_directory(tmp_path, monkeypatch):
     from symzoo import cli
 
     assert cli.main(["reproduce", "--write-repo", "set_sum"]) == 2  # not the repo root
+    monkeypatch.chdir(REPO)
+    assert cli.main(["reproduce", "--pretrained", "--write-repo"]) == 2
+    assert cli.main(["reproduce", "--out", "x", "--write-repo"]) == 2
 
 
 def test_reproduce_pretrained_evaluates_the_shipped_models(tmp_path, monkeypatch, capsys):
