@@ -37,7 +37,9 @@ setup(
         "importlib_resources>=5",
     ],
     extras_require={
-        "test": ["pytest>=8", "pytest-timeout>=2"],
+        # setuptools >= 70.1 builds wheels by itself: tests/test_install.py installs the
+        # package with `pip install --no-build-isolation` (no index needed) in the test venv.
+        "test": ["pytest>=8", "pytest-timeout>=2", "setuptools>=70.1"],
         "jax": ["jax>=0.4.30"],
         "torch": ["torch>=2.4"],
         "bayesian": ["scikit-learn>=1.3"],
