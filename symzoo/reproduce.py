@@ -6,9 +6,10 @@ test split and prints the table beside the report's figures and the figures reco
 the model was exported. It takes about a minute on 2 CPU cores and writes
 ``results.json``/``results.md`` under ``./runs/pretrained`` (or ``--out``).
 
-Without ``--pretrained`` it re-trains. Each row of the report's tables is an `Experiment`: a zoo model, the hyperparameters of that
-row, the metric, and the report's figure. `reproduce()` trains each over several seeds with
-`symzoo.training.train`, evaluates on the test split, and writes, for each zoo model:
+Without ``--pretrained`` it re-trains. Each row of the report's tables is an `Experiment`: a
+zoo model, the hyperparameters of that row, the metric, and the report's figure.
+`reproduce()` trains each over several seeds with `symzoo.training.train`, evaluates on the
+test split, and writes, for each zoo model:
 
 * ``models/<name>/results.json``: per row the metric, mean, std, per-seed values, seeds,
   data seed, epochs, wall time and the report's figure;
