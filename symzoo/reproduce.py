@@ -17,8 +17,8 @@ test split, and writes, for each zoo model:
 * ``models/<name>/*.png``: weight heatmaps (the report's figures) and dataset samples;
 * ``models/<name>/README.md``: the model card;
 * ``saved_models/<name>/``: the trained model of the model's default row (seed 0) as
-  ``model.keras`` + a TF SavedModel + ``manifest.json`` (sha256 of every file, data seed,
-  test metric);
+  ``model.keras`` + ``manifest.json`` (sha256, data seed, test metric): one copy of the
+  weights, written deterministically (`symzoo.models.export`);
 
 and one results table between the markers ``<!-- results:start -->`` and
 ``<!-- results:end -->`` in ``README.md``.
