@@ -68,6 +68,22 @@ def test_export_without_saved_model_writes_one_copy_of_the_weights(tmp_path):
 
 
 @needs_tf
+def test_drop_saved_model_copies_keeps_one_copy_of_the_weights(tmp_path):
+    root = tmp_path / "saved_models"
+    export_lib.export(models.graph_degree(seed=0), root / "graph_degree",
+                      extra={"seed": 0, "row": "graph_degree"})
+    export_lib.export(models.gcn(seed=0), root / "gcn", saved_model=False)
+    keras_bytes = (root / "graph_degree" / "model.keras").read_bytes()
+    assert export_lib.drop_saved_model_copies(root) == ["graph_degree"]
+    assert sorted(p.name for p in (root / "graph_degree").iterdir()) == [
+        "manifest.json", "model.keras"]
+    manifest = weights_lib.verify_manifest(root / "graph_degree", name="graph_degree")
+    assert list(manifest["files"]) == ["model.keras"] and manifest["row"] == "graph_degree"
+    assert (root / "graph_degree" / "model.keras").read_bytes() == keras_bytes
+    assert export_lib.drop_saved_model_copies(root) == []  # nothing left to drop
+
+
+@needs_tf
 def test_export_pretrained_on_demand_serves_in_plain_tensorflow(tmp_path):
     import tensorflow as tf
 

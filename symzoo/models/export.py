@@ -359,6 +359,36 @@ def export_pretrained(name, directory):
     return export(model, directory, name=name, extra=extra)
 
 
+def drop_saved_model_copies(root):
+    """Removes ``saved_model/`` from every ``root/<name>/`` and re-writes its manifest.
+
+    For committed pretrained folders: ``model.keras`` is the one copy of the weights and the
+    SavedModel is exported on demand (`export_pretrained`). Each folder's manifest is
+    verified first (every listed file must match its sha256), then re-written by
+    `symzoo.models.weights.write_manifest` with the same fields; ``model.keras`` is not
+    touched. ``python -c "from symzoo.models import export;
+    export.drop_saved_model_copies('saved_models')"`` from the repository root.
+
+    Returns:
+        the names of the folders that changed.
+    """
+    from symzoo.models import weights
+
+    changed = []
+    for directory in sorted(pathlib.Path(root).iterdir()):
+        if not (directory / weights.MANIFEST).is_file():
+            continue
+        manifest = weights.verify_manifest(directory)
+        listed_copy = any(rel.startswith(f"{SAVED_MODEL_DIR}/") for rel in manifest["files"])
+        if not ((directory / SAVED_MODEL_DIR).exists() or listed_copy):
+            continue
+        shutil.rmtree(directory / SAVED_MODEL_DIR, ignore_errors=True)
+        extra = {k: v for k, v in manifest.items() if k not in ("name", "format", "files")}
+        weights.write_manifest(directory, manifest["name"], extra)
+        changed.append(directory.name)
+    return changed
+
+
 # --------------------------------------------------------------------------
 # loading
 # --------------------------------------------------------------------------
@@ -514,6 +544,7 @@ def load_model(path):
 __all__ = [
     "BackendError",
     "SavedModelPredictor",
+    "drop_saved_model_copies",
     "export",
     "export_pretrained",
     "export_saved_model",
