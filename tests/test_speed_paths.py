@@ -310,3 +310,41 @@ def test_other_backends_paths_train_alike(backend):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"OK {backend}" in result.stdout
+
+
+def test_mixed_bfloat16_trains_saves_and_serves(tmp_path):
+    from symzoo import models
+    from symzoo._saved_model import export_frozen_saved_model
+
+    before = keras.config.dtype_policy().name
+    model = models.blob2d_translation(seed=0, dtype_policy="mixed_bfloat16", l1=1e-4)
+    assert keras.config.dtype_policy().name == before  # the global policy is restored
+    layer = model.get_layer("class_translation_dense")
+    assert layer.dtype_policy.name == "mixed_bfloat16"
+    assert layer.compute_dtype == "bfloat16" and layer.kernel.dtype == "float32"
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 10, 10), dtype=np.float32)
+    y = rng.integers(0, 3, 64)
+    history = model.fit(x, y, epochs=4, batch_size=16, verbose=0).history
+    assert history["loss"][-1] < history["loss"][0]
+    assert "offset_sharing" in history and "l1_sparsity" in history
+    probs = model.predict(x, verbose=0)
+    assert probs.dtype == np.float32
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    # bfloat16 products: not the float32 model's outputs, but close to them.
+    reference = models.blob2d_translation(dtype_policy="float32", l1=1e-4)
+    reference.set_weights(model.get_weights())
+    exact = reference.predict(x, verbose=0)
+    assert 0 < np.abs(probs - exact).max() < 0.05
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert loaded.get_layer("class_translation_dense").dtype_policy.name == "mixed_bfloat16"
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), probs)
+    export_frozen_saved_model(model, tmp_path / "sm")
+    served = tf.saved_model.load(str(tmp_path / "sm")).serve(x).numpy()
+    np.testing.assert_allclose(served, probs, atol=1e-6)
+    with pytest.raises(ValueError, match="dtype_policy"):
+        models.blob2d_translation(dtype_policy="float16")
+    with pytest.raises(ValueError, match="penalty_mode"):
+        models.blob2d_translation(penalty_mode="fast")
+    assert models.blob2d_translation(penalty_mode="add_loss").penalty_mode == "add_loss"
