@@ -170,6 +170,22 @@ class PenalizedLayer(keras.layers.Layer):
             self.add_loss(surrogate)
         return kernel
 
+    def penalty_value(self, name, training=False):
+        """The current value of penalty `name`, for logging (no gradient).
+
+        In training, a penalty whose gradient was computed on the host this
+        step (`update_host_gradients`) is valued from it (``Σ g · W`` for the
+        all-pairs penalty, which is linear in W given the ranks), which costs
+        no second sort.
+        """
+        kernel = self.kernel
+        host = self._host_state.variables.get(name)
+        if training and host is not None and keras.backend.backend() == "tensorflow":
+            value = ops.sum(ops.multiply(ops.convert_to_tensor(host), kernel))
+        else:
+            value = dict(self.penalties)[name].log_value(kernel)
+        return ops.stop_gradient(value)
+
     def penalty_values(self, losses):
         """Picks this layer's ``add_loss`` penalties out of a list of loss tensors."""
         return {

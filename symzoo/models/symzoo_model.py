@@ -110,8 +110,7 @@ class SymzooModel(keras.Model):
             if training and layer.penalty_mode == "add_loss":
                 value = layer.penalty_values(losses).get(name)
             else:
-                penalty = dict(layer.penalties)[name]
-                value = ops.stop_gradient(penalty(layer.kernel))
+                value = layer.penalty_value(name, training=training)
                 total = ops.add(total, ops.cast(value, total.dtype))
             if value is not None:
                 tracker.update_state(value)

@@ -64,6 +64,15 @@ class Penalty(keras.regularizers.Regularizer):
             total = total / float(max(count, 1))
         return ops.multiply(ops.cast(self.strength, total.dtype), total)
 
+    def log_value(self, kernel):
+        """The penalty's value for logging only (no gradient is taken of it).
+
+        The same number as ``penalty(kernel)``; a subclass may compute it a
+        faster way that is not differentiable (`PairwiseSharing`: from host
+        ranks).
+        """
+        return self(kernel)
+
     def term_gradient(self, kernel):
         """The (sub)gradient of the sum of terms with respect to the kernel.
 

@@ -89,6 +89,21 @@ class PairwiseSharing(Penalty):
         coef = ops.cast(2 * ranks - (n - 1), kernel.dtype)
         return ops.reshape(coef, kernel.shape)
 
+    def log_value(self, kernel):
+        """``Σ_j gradient_j · θ_j``: the penalty is linear in θ given the ranks.
+
+        Σ_i (2i − n + 1) θ_(i) = Σ_j (2 rank_j − n + 1) θ_j, so with the ranks
+        from the host (JAX, torch, on large kernels) the logged value costs no
+        second sort.
+        """
+        if self.uses_host_ranking(kernel.shape) and keras.backend.backend() in (
+            "jax",
+            "torch",
+        ):
+            kernel = ops.stop_gradient(ops.convert_to_tensor(kernel))
+            return ops.sum(ops.multiply(self.gradient(kernel), kernel))
+        return self(kernel)
+
     def host_gradient(self, kernel):
         """`gradient` of a numpy kernel, in numpy (float32, the kernel's shape)."""
         kernel = np.asarray(kernel)
