@@ -435,7 +435,7 @@ def to_markdown(result, command):
         [cell(b, "numpy_sort_s", _ms) for b in names])
     row("  ranking the 24.6M weights (`rank_coefficients`)", "≈ numpy.sort",
         [cell(b, "rank_s", _ms) for b in names])
-    prox = result.get("prox")
+    prox = next((r["prox"] for r in backends.values() if "prox" in r), None)
     if prox is None:
         prox_cell = "not measured"
     elif not prox["available"]:
@@ -489,8 +489,18 @@ def notes(figs, names):
            "this).",
            "- All-pairs: the ranks come from one numpy sort of packed (value, index) "
            "keys on the host (TensorFlow: before each compiled step; JAX: "
-           "`jax.pure_callback` inside it); the step's overhead is that sort plus the "
-           "copies of the kernel to and from the host."]
+           "`jax.pure_callback` inside it); the step's overhead is that sort, the "
+           "scatter of the ranks and the copies of the kernel to and from the host. "
+           "`numpy.argsort` took about twice as long as the packed-key sort, and the "
+           "in-graph sorts (TensorFlow / XLA) far longer; the logged value reuses the "
+           "ranks (the penalty is linear in W given them) instead of sorting again.",
+           "- `mixed_bfloat16`: besides its bf16 GEMMs (row above) the step casts the "
+           "24.6M-weight float32 kernel to bf16 and the bf16 kernel gradient back to "
+           "float32 every step, passes the GEMM rows do not pay; the kernel stays float32 "
+           "so that Adam and the penalties work in float32.",
+           "- The logged penalty value (`fit`'s `offset_sharing`, …) costs one reduction "
+           "over the kernel per step; XLA's CPU reduction does not fuse its producer, "
+           "so it writes the |W − SW| tensor once."]
     return out
 
 

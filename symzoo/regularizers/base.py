@@ -12,9 +12,13 @@ class Penalty(keras.regularizers.Regularizer):
     """A scalar penalty on a layer's kernel, added to the model's losses.
 
     A penalty is a serializable Keras regularizer: ``penalty(kernel)`` returns a
-    scalar tensor. Symzoo layers take penalties as ``sharing=`` / ``sparsity=``
-    and add them with ``add_loss`` on every call, so they appear in
-    ``model.losses``; `symzoo.models.SymzooModel` logs each under `name`.
+    scalar tensor, and ``penalty.gradient(kernel)`` its (sub)gradient with
+    respect to the kernel, written out (`term_gradient` times `factor`) so that
+    training can add it to the kernel's gradient without differentiating the
+    penalty (the fast path). Symzoo layers take penalties as ``sharing=`` /
+    ``sparsity=`` and apply them in training calls only, either way
+    (``penalty_mode=``, see `symzoo.layers.PenalizedLayer`);
+    `symzoo.models.SymzooModel` logs each under `name`.
 
     Reductions:
         ``"sum"`` adds up the per-weight (or per-pair) terms, which is how the
