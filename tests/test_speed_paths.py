@@ -292,6 +292,23 @@ for _ in range(4):
     fast.train_on_batch(x, y)
 np.testing.assert_allclose(keras.ops.convert_to_numpy(fast.weights[0].value),
     keras.ops.convert_to_numpy(ref.weights[0].value), rtol=1e-4, atol=1e-6)
+
+if keras.backend.backend() == "jax":
+    # Inference traces op for op the same program with and without penalties.
+    import jax
+
+    def primitives(model):
+        tv = [v.value for v in model.trainable_variables]
+        ntv = [v.value for v in model.non_trainable_variables]
+        jaxpr = jax.make_jaxpr(
+            lambda tv, ntv, x: model.stateless_call(tv, ntv, x, training=False)
+        )(tv, ntv, x[:4])
+        return [e.primitive.name for e in jaxpr.eqns]
+
+    keras.utils.set_random_seed(0)
+    i = keras.Input((8, 8))
+    plain = SymzooModel(i, keras.layers.Softmax()(ClassTranslationDense(3, strides=2)(i)))
+    assert primitives(fast) == primitives(plain), (primitives(fast), primitives(plain))
 print("OK", keras.backend.backend())
 """
 
