@@ -480,10 +480,10 @@ def notes(figs, names):
            "the backward pass (`PenalizedLayer`, `keras.ops.custom_gradient`), so the "
            "compiler can fuse them into Adam's update; the penalty value logged in `fit` "
            "is one extra reduction over the kernel. OffsetSharing's gradient is "
-           "s − S⁻¹s with s = sign(W − SW) held in bfloat16 (exact for −1, 0, 1): "
-           "XLA materialises the shifted copy, and half the bytes halved the update's "
-           "time in a micro-benchmark; the form sign(W − SW) + sign(W − S⁻¹W) (two "
-           "float32 shifts of W) was about twice as slow.",
+           "s − S⁻¹s with s = sign(W − SW) held in bfloat16 (exact for −1, 0, 1), "
+           "since XLA materialises the shifted copy: one float32 shift of W and one "
+           "bfloat16 shift of s per generator (the form sign(W − SW) + sign(W − S⁻¹W), "
+           "two float32 shifts of W, was slower while building this).",
            "- Cyclic shifts: one `keras.ops.roll` over all shifted axes. XLA on CPU "
            "lowers it to a concatenate + slice per axis and materialises copies of the "
            "kernel instead of fusing the shifted reads into the update; slicing and "
