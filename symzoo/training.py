@@ -518,7 +518,11 @@ def train(
     builtin.append(
         keras.callbacks.BackupAndRestore(str(paths["backup"]), delete_checkpoint=False)
     )
-    all_callbacks = builtin + list(callbacks or [])
+    # Proximal steps of PairwiseSharing(prox=True) kernels (none otherwise);
+    # first, so the loggers see the groups they add to the epoch's logs.
+    from symzoo.regularizers.prox import prox_callbacks
+
+    all_callbacks = prox_callbacks(model) + builtin + list(callbacks or [])
 
     start = time.perf_counter()
     fit_history = model.fit(

@@ -20,17 +20,52 @@ class PairwiseSharing(Penalty):
     Reduction: ``"sum"`` (default, the report's Σ) or ``"mean"`` (divided by the
     number of pairs n(n−1)/2).
 
+    Proximal training (``prox=True``): the penalty's value still enters the
+    loss (so the logged loss is the full objective), but with its gradient
+    stopped; instead `symzoo.regularizers.prox.PairwiseProx` (a Keras callback,
+    added by `symzoo.training.train` automatically) applies the exact proximal
+    operator `symzoo.regularizers.prox.pairwise_prox` to the kernel after every
+    optimizer step, with threshold = current learning rate × λ per pair
+    (`prox_threshold`). That is proximal gradient descent (Shakerinava et al.,
+    AISTATS 2024, with the optimizer's step in place of plain SGD): weights
+    merge into groups of exactly equal values, which the subgradient
+    (``prox=False``, the default) never produces.
+
     Args:
         lam: λ ≥ 0.
         reduction: ``"sum"`` or ``"mean"``.
+        prox: False (default: the subgradient through `add_loss`) or True
+            (proximal steps by the callback; no gradient from the penalty).
     """
 
     name = "pairwise_sharing"
     default_reduction = "sum"
     _strength_arg = "lam"
 
-    def __init__(self, lam, reduction=None):
+    def __init__(self, lam, reduction=None, prox=False):
         super().__init__(lam, reduction)
+        if not isinstance(prox, bool):
+            raise ValueError(
+                f"Expected `prox` to be True or False. Received: prox={prox!r}"
+            )
+        self.prox = prox
+
+    def __call__(self, kernel):
+        value = super().__call__(kernel)
+        return ops.stop_gradient(value) if self.prox else value
+
+    def prox_threshold(self, learning_rate, size):
+        """τ = learning rate × λ per pair, for a kernel of ``size`` weights."""
+        lam = self.strength
+        if self.reduction == "mean":
+            lam = lam / float(max(size * (size - 1) // 2, 1))
+        return float(learning_rate) * lam
+
+    def get_config(self):
+        config = super().get_config()
+        if self.prox:  # configs of subgradient penalties stay as they were
+            config["prox"] = True
+        return config
 
     @property
     def lam(self):
