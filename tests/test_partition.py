@@ -162,3 +162,19 @@ def test_summary_and_errors():
     with pytest.raises(ValueError, match=r"permutation of range\(4\)"):
         partition.true_partition("circular_conv", (4, 8), image_shape=(2, 2),
                                  pixel_permutation=[0, 0, 1, 2])
+
+
+def test_sparse_matching_path_equals_dense(monkeypatch):
+    rng = np.random.default_rng(3)
+    cases = []
+    for _ in range(15):
+        n = int(rng.integers(5, 300))
+        cases.append((rng.integers(0, rng.integers(1, 40), n), rng.integers(0, rng.integers(1, 60), n)))
+    dense = [partition.partition_distance(a, b) for a, b in cases]
+    monkeypatch.setattr(partition, "_DENSE_CELLS", 0)
+    sparse = [partition.partition_distance(a, b) for a, b in cases]
+    assert sparse == dense
+    # A large untied kernel against its orbits: n − #orbits, fast.
+    labels = partition.true_partition("circular_conv", (196, 196 * 4), image_shape=(14, 14))
+    untied = np.arange(labels.size)
+    assert partition.partition_distance(untied, labels) == labels.size - 196 * 4
