@@ -434,6 +434,11 @@ def _write_card(model_name, spec, rows, figures, folder, exported, command):
 #: Study tables a card includes when their Markdown lies in its folder (written by the
 #: benchmark scripts): (glob, heading, introduction).
 _STUDY_SECTIONS = (
+    ("discovery.md", "Discovery without the prior",
+     "Sharing found by the prior-free all-pairs penalty (subgradient and exact proximal "
+     "step) against no penalty and the penalty told the symmetry "
+     "(`python -m symzoo reproduce --discovery`; all tasks in "
+     "[models/discovery/discovery.md](../discovery/discovery.md)):"),
     ("sharing_study*.md", "Sharing-strength study",
      "What limits the MLP: the same budget for no sharing, the report's sharing, stronger "
      "sharing along a true translation and perfectly tied templates "
@@ -703,9 +708,23 @@ def add_arguments(parser):
     parser.add_argument("--no-readme", action="store_true", help="leave README.md alone")
     parser.add_argument("--cards-only", action="store_true",
                         help="no training: inspect the exported models and rewrite the cards")
+    parser.add_argument("--discovery", action="store_true",
+                        help="run the prior-free discovery study (symzoo/discovery.py) on "
+                             "the given tasks (default: all) and write models/discovery/")
 
 
 def run(args):
+    if args.discovery:
+        from symzoo import discovery
+
+        root = pathlib.Path(args.out) if args.out else REPO
+        results = discovery.run(
+            tasks=args.names or None, seeds=tuple(range(args.seeds)), epochs=args.epochs,
+            export=root / "saved_models",
+        )
+        for path in discovery.write(results, root / "models"):
+            print(f"wrote {path}")
+        return 0
     if args.cards_only:
         refresh_cards(args.names, root=args.out, data_dir=args.data_dir)
         if not args.no_readme:

@@ -68,9 +68,9 @@ def mnist_translation_model():
 # --- registry -----------------------------------------------------------------
 
 
-def test_list_is_the_eleven_names_in_order():
+def test_list_is_the_thirteen_names_in_order():
     assert models.list() == NAMES
-    assert len(NAMES) == len(set(NAMES)) == 11
+    assert len(NAMES) == len(set(NAMES)) == 13
     assert models.list() is not models.list()  # callers may mutate their copy
 
 
@@ -87,6 +87,8 @@ def test_specs_match_the_report():
         "graph_degree": ("test_node_accuracy", 1.0, "graph_degree", "node_regression"),
         "gcn": ("test_node_accuracy", 0.5769, "graph_degree", "node_regression"),
         "gin": ("test_node_accuracy", None, "graph_degree", "node_regression"),
+        "torus_mnist_fc": ("test_accuracy", None, "torus_mnist", "classification"),
+        "torus_mnist_cnn": ("test_accuracy", None, "torus_mnist", "classification"),
     }
     assert list(expected) == models.list()  # also pins the order of list()
     for name, (metric, value, dataset, task) in expected.items():
@@ -141,7 +143,12 @@ def test_io_shapes_and_training(name):
     assert pred.shape == (3, *spec.output_shape)
     if spec.task == "classification":
         np.testing.assert_allclose(pred.sum(axis=-1), 1.0, rtol=1e-5)
-    history = model.fit(x, y, epochs=4, batch_size=len(x), verbose=0).history
+    # prox=True penalties (torus_mnist_fc) step through their callback.
+    from symzoo.regularizers.prox import prox_callbacks
+
+    history = model.fit(
+        x, y, epochs=4, batch_size=len(x), verbose=0, callbacks=prox_callbacks(model)
+    ).history
     assert history["loss"][-1] < history["loss"][0], history["loss"]
     expected_metric = {
         "regression": "mae",

@@ -27,6 +27,8 @@ NAMES = (
     "graph_degree",
     "gcn",
     "gin",
+    "torus_mnist_fc",
+    "torus_mnist_cnn",
 )
 
 TASKS = ("regression", "classification", "node_regression")
