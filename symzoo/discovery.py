@@ -494,5 +494,29 @@ def write(results, out="models"):
     return written
 
 
-__all__ = ["METHODS", "TASKS", "applicable", "build", "markdown_table", "run",
-           "score_kernel", "train_one", "write"]
+README_START = "<!-- discovery:start -->"
+README_END = "<!-- discovery:end -->"
+
+
+def update_readme(path, out="models"):
+    """Replaces the block between `README_START` and `README_END` in the README
+    at ``path`` by the table of ``<out>/discovery/discovery.json``.
+
+    Returns True when the README had the markers and was rewritten.
+    """
+    path = pathlib.Path(path)
+    source = pathlib.Path(out) / "discovery" / "discovery.json"
+    if not path.exists() or not source.exists():
+        return False
+    text = path.read_text()
+    if README_START not in text or README_END not in text:
+        return False
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    table = markdown_table(json.loads(source.read_text()))
+    path.write_text(f"{head}{README_START}\n{_HOW}\n\n{table}\n{README_END}{tail}")
+    return True
+
+
+__all__ = ["EXPORTS", "METHODS", "TASKS", "applicable", "build", "export_name",
+           "markdown_table", "run", "score_kernel", "train_one", "update_readme", "write"]

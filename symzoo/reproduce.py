@@ -724,6 +724,8 @@ def run(args):
         )
         for path in discovery.write(results, root / "models"):
             print(f"wrote {path}")
+        if not args.no_readme and discovery.update_readme(root / "README.md", root / "models"):
+            print(f"wrote {root / 'README.md'}")
         return 0
     if args.cards_only:
         refresh_cards(args.names, root=args.out, data_dir=args.data_dir)

@@ -78,3 +78,19 @@ def test_markdown_table_and_write_merge(tmp_path):
     saved = json.loads((tmp_path / "discovery" / "discovery.json").read_text())
     assert [r["task"] for r in saved] == ["sets", "torus_mnist"]
     assert (tmp_path / "set_sum" / "discovery.md").exists()
+
+
+def test_update_readme_between_markers(tmp_path):
+    row = dict(task="graph", model="graph_degree", method="pairwise_prox", lam=0.01, seed=0,
+               metric="node_accuracy", val=1.0, test=1.0, weights=100, groups=1,
+               true_groups=2, partition_distance=10, partition_distance_normalized=0.1,
+               orbits_intact=1.0, selected=True)
+    discovery.write([row], tmp_path / "models")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n{discovery.README_START}\nold\n{discovery.README_END}\nend\n")
+    assert discovery.update_readme(readme, tmp_path / "models")
+    text = readme.read_text()
+    assert "old" not in text and "| graph | pairwise_prox | 0.01 |" in text
+    assert text.startswith("# x\n") and text.endswith("end\n")
+    readme.write_text("no markers\n")
+    assert not discovery.update_readme(readme, tmp_path / "models")
