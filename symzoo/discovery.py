@@ -24,8 +24,10 @@ orbits of the task's true group, raw and divided by the number of weights.
 group (1.0: the tied kernel is exactly equivariant, possibly with extra ties).
 
 λ of the all-pairs methods is chosen per task and method, *without* looking at
-the true partition: every λ of the task's grid (`TASKS[task]["lams"]`) is
-trained, and the largest λ whose validation metric is within the task's
+the true partition: every λ of the task's grid (`TASKS[task]["lams"]`, and
+``"lams_subgradient"`` where given: Adam rescales the subgradient to steps of
+about the learning rate, while the prox moves a weight by at most
+lr·λ·(n − 1), so the subgradient needs a far smaller λ) is trained, and the largest λ whose validation metric is within the task's
 tolerance of the best validation metric of the grid is kept (the sparsest
 model that fits about as well, a one-standard-error-style rule).
 
@@ -56,6 +58,7 @@ TASKS = {
         "layer": "class_translation_dense",
         "partition": {"kind": "translation", "strides": 1},
         "lams": (1e-5, 1e-4, 1e-3),
+        "lams_subgradient": (1e-7, 1e-6, 1e-5),
         "tolerance": ("absolute", 0.01),
     },
     "blob2d": {
@@ -63,6 +66,7 @@ TASKS = {
         "layer": "class_translation_dense",
         "partition": {"kind": "translation", "strides": 1},
         "lams": (1e-7, 1e-6, 1e-5),
+        "lams_subgradient": (1e-9, 1e-8, 1e-7),
         "tolerance": ("absolute", 0.01),
     },
     "graph": {
@@ -371,7 +375,11 @@ def run(tasks=None, methods=None, seeds=(0,), epochs=None, verbose=0, log=_print
             ):
                 continue
             for seed in seeds:
-                lams = TASKS[task]["lams"] if method in PAIRWISE else (None,)
+                lams = (None,)
+                if method == "pairwise_subgradient":
+                    lams = TASKS[task].get("lams_subgradient", TASKS[task]["lams"])
+                elif method == "pairwise_prox":
+                    lams = TASKS[task]["lams"]
                 runs = []
                 for lam in lams:
                     r = train_one(task, method, lam=lam, seed=seed, data=data,
