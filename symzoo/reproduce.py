@@ -726,6 +726,10 @@ def run(args):
             print(f"wrote {path}")
         if not args.no_readme and discovery.update_readme(root / "README.md", root / "models"):
             print(f"wrote {root / 'README.md'}")
+        # The cards of the models studied gain their discovery.md section.
+        for name in refresh_cards(sorted({r["model"] for r in results}), root=root,
+                                  inspect=False):
+            print(f"rewrote the card of {name}")
         return 0
     if args.cards_only:
         refresh_cards(args.names, root=args.out, data_dir=args.data_dir)
