@@ -412,6 +412,23 @@ def _fmt(v, digits=4):
     return str(v)
 
 
+_LABELS = {
+    "none": "none",
+    "offset": "offset, diagonal (told)",
+    "offset_complete": "offset, complete (told)",
+    "pairwise_subgradient": "all-pairs, subgradient",
+    "pairwise_prox": "all-pairs, exact prox",
+    "cnn": "circular CNN (built in)",
+}
+
+
+def method_label(task, method):
+    """The table's name of ``method`` on ``task``."""
+    if task == "sets" and method == "offset":
+        return "model default, 0.01·Σσ(100θ) (no told sharing penalty)"
+    return _LABELS.get(method, method)
+
+
 def _lam(lam):
     return "—" if lam is None else f"{lam:g}"
 
@@ -455,7 +472,7 @@ def markdown_table(results, tasks=None):
             groups = f"{r['groups']:.0f} ({r['true_groups']})"
             distance = f"{r['partition_distance']:.0f} / {r['weights']}"
         lines.append(
-            f"| {r['task']} | {r['method']} | {_lam(r['lam'])} | "
+            f"| {r['task']} | {method_label(r['task'], r['method'])} | {_lam(r['lam'])} | "
             f"{r['metric']} {_fmt(r['test'])} | {groups} | {distance} | "
             f"{_fmt(r['partition_distance_normalized'])} | {_fmt(r['orbits_intact'], 3)} | "
             f"{r['seeds']} |"
@@ -472,7 +489,10 @@ _HOW = (
     "partition is not used to choose it). Groups are sets of exactly equal weights of "
     "the penalised kernel; the partition distance (Yeh et al. 2022) counts the "
     "weights to relabel to reach the orbits of the task's group; 'orbits intact' is "
-    "the fraction of orbits lying inside one group."
+    "the fraction of orbits lying inside one group (1.000 with more groups than orbits "
+    "impossible; 1.000 with fewer: an exactly equivariant kernel with extra ties). "
+    "Targets of issue 10: normalised distance ≤ 0.05 on sets, blob1d and graph, ≤ 0.1 on "
+    "blob2d."
 )
 
 

@@ -71,7 +71,8 @@ def test_markdown_table_and_write_merge(tmp_path):
     table = discovery.markdown_table([row, dict(row, lam=0.1, selected=False), cnn])
     lines = table.splitlines()
     assert len(lines) == 4  # header, rule, one selected row per (task, method)
-    assert "| sets | pairwise_prox | 0.01 | l1 0.0190 | 1 (2) | 10 / 100 | 0.1000 | 1.000 | 1 |" in lines
+    assert ("| sets | all-pairs, exact prox | 0.01 | l1 0.0190 | 1 (2) | 10 / 100 | 0.1000 "
+            "| 1.000 | 1 |") in lines
     assert "tied by construction" in lines[3]
     discovery.write([row], tmp_path)
     discovery.write([cnn], tmp_path)  # another task: merged, not replaced
@@ -90,7 +91,7 @@ def test_update_readme_between_markers(tmp_path):
     readme.write_text(f"# x\n{discovery.README_START}\nold\n{discovery.README_END}\nend\n")
     assert discovery.update_readme(readme, tmp_path / "models")
     text = readme.read_text()
-    assert "old" not in text and "| graph | pairwise_prox | 0.01 |" in text
+    assert "old" not in text and "| graph | all-pairs, exact prox | 0.01 |" in text
     assert text.startswith("# x\n") and text.endswith("end\n")
     readme.write_text("no markers\n")
     assert not discovery.update_readme(readme, tmp_path / "models")
