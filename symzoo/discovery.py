@@ -489,8 +489,8 @@ _HOW = (
     "partition is not used to choose it). Groups are sets of exactly equal weights of "
     "the penalised kernel; the partition distance (Yeh et al. 2022) counts the "
     "weights to relabel to reach the orbits of the task's group; 'orbits intact' is "
-    "the fraction of orbits lying inside one group (1.000 with more groups than orbits "
-    "impossible; 1.000 with fewer: an exactly equivariant kernel with extra ties). "
+    "the fraction of orbits lying inside one group (1.000: the tied kernel is exactly "
+    "equivariant, with extra ties when it has fewer groups than there are orbits). "
     "Targets of issue 10: normalised distance ≤ 0.05 on sets, blob1d and graph, ≤ 0.1 on "
     "blob2d."
 )
