@@ -149,7 +149,12 @@ def test_io_shapes_and_training(name):
     history = model.fit(
         x, y, epochs=4, batch_size=len(x), verbose=0, callbacks=prox_callbacks(model)
     ).history
-    assert history["loss"][-1] < history["loss"][0], history["loss"]
+    loss = np.array(history["loss"])
+    if prox_callbacks(model):
+        # The prox penalty's value is logged in the loss without a gradient
+        # (the callback steps it); the data loss is what the optimizer lowers.
+        loss = loss - np.array(history["pairwise_sharing"])
+    assert loss[-1] < loss[0], history
     expected_metric = {
         "regression": "mae",
         "classification": "accuracy",
