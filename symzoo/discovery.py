@@ -308,6 +308,10 @@ def export_name(task, method):
     return f"{model}_{method}"
 
 
+def _jsonable_kwargs(kwargs):
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in kwargs.items()}
+
+
 def _export(row, model, root):
     """`symzoo.training.export` of a selected run, with the study's manifest fields."""
     from symzoo import training
@@ -322,6 +326,11 @@ def _export(row, model, root):
         "epochs": row["epochs"],
         "data_sizes": row["data_sizes"],
         "metrics": {f"val_{row['metric']}": row["val"], f"test_{row['metric']}": row["test"]},
+        # The zoo's manifest convention (tests/test_reproduce.py re-evaluates it).
+        "data_seed": 0,
+        "dataset_kwargs": _jsonable_kwargs(TASKS[row["task"]].get("dataset_kwargs", {})),
+        "test_metric": row["metric"],
+        "test_value": row["test"],
         "partition": {k: row[k] for k in ("groups", "true_groups", "partition_distance",
                                            "partition_distance_normalized")},
         "written_by": "python -m symzoo reproduce --discovery (symzoo/discovery.py)",

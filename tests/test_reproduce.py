@@ -154,9 +154,16 @@ def test_committed_saved_model_reaches_its_manifest_metric(name, request):
 
     directory = REPO / "saved_models" / name
     manifest = weights.verify_manifest(directory)
-    spec = models.spec(name)
-    mnist = spec.dataset == "padded_mnist"
-    kwargs = {"data_dir": request.getfixturevalue("mnist_dir")} if mnist else {}
+    # Folders of the discovery study (e.g. set_sum_pairwise_prox,
+    # torus_mnist_cnn_shuffled) hold a zoo model (manifest "name") trained on
+    # its data set with the manifest's dataset_kwargs.
+    spec = models.spec(manifest["name"])
+    mnist = spec.dataset in ("padded_mnist", "torus_mnist")
+    kwargs = dict(manifest.get("dataset_kwargs") or {})
+    if "sizes" in kwargs:
+        kwargs["sizes"] = tuple(kwargs["sizes"])
+    if mnist:
+        kwargs["data_dir"] = request.getfixturevalue("mnist_dir")
     data = datasets.load(spec.dataset, seed=manifest["data_seed"], **kwargs)
     x, y = data.test
     if mnist:
