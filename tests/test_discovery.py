@@ -95,3 +95,27 @@ def test_update_readme_between_markers(tmp_path):
     assert text.startswith("# x\n") and text.endswith("end\n")
     readme.write_text("no markers\n")
     assert not discovery.update_readme(readme, tmp_path / "models")
+
+
+def test_run_end_to_end_exports_and_writes(tmp_path, monkeypatch):
+    import keras
+
+    monkeypatch.setitem(discovery.TASKS, "graph", {**discovery.TASKS["graph"],
+                                                   "lams": (1e-3, 1e-1)})
+    rows = discovery.run(tasks=["graph"], methods=["none", "pairwise_prox"], epochs=1,
+                         export=tmp_path / "saved_models", log=lambda line: None)
+    assert [(r["method"], r["lam"]) for r in rows] == [
+        ("none", None), ("pairwise_prox", 1e-3), ("pairwise_prox", 1e-1)]
+    assert sum(r["selected"] for r in rows if r["method"] == "pairwise_prox") == 1
+    none = rows[0]
+    assert none["groups"] == 100 and none["partition_distance"] == 98  # no exact ties
+    chosen = next(r for r in rows if r["method"] == "pairwise_prox" and r["selected"])
+    folder = tmp_path / "saved_models" / "graph_degree_pairwise_prox"
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert (manifest["task"], manifest["sharing"], manifest["lam"]) == (
+        "graph", "all_pairs_prox", chosen["lam"])
+    kernel = keras.ops.convert_to_numpy(
+        keras.models.load_model(folder / "model.keras").get_layer("graph_row_sum").kernel)
+    assert partition.num_groups(partition.tie_partition(kernel)) == chosen["groups"]
+    discovery.write(rows, tmp_path / "models")
+    assert "graph_degree" in {p.name for p in (tmp_path / "models").iterdir()}
