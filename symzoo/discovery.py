@@ -14,7 +14,22 @@ For each task a symzoo model is trained with one of these sharing methods:
   trained through its subgradient (``add_loss``); never ties exactly;
 * ``pairwise_prox``: `PairwiseSharing(λ, prox=True)`: the exact proximal step
   after every optimizer step (`symzoo.regularizers.prox.PairwiseProx`),
-  which merges weights into exact groups.
+  which merges weights into exact groups;
+* ``cnn`` (torus tasks only): `torus_mnist_cnn`, the circular CNN that
+  `torus_mnist_fc` becomes when its kernel is tied (symmetry built in).
+
+Tasks: ``sets`` (`set_sum`), ``blob1d`` / ``blob2d`` (the translation models),
+``graph`` (`graph_degree`), ``torus_mnist`` and ``torus_mnist_shuffled``
+(`torus_mnist_fc`; a labelled 12000/2000 train/val subset, 4 epochs, the
+prox and the CNN only, for the CPU budget). The true partitions are the
+orbits of `symzoo.symmetry.partition.true_partition`; for shuffled pixels the
+permuted circulant.
+
+Caveat on the translation scores: `ClassTranslationDense` and the torus model
+average over their translation slots, so any relabelling of the slots (per
+class / per channel) gives the same function; the circulant partition is one
+representative and a kernel equivariant under a relabelled action scores as far
+from it.
 
 and scored by the task's metric on the test split, the number of groups of
 exactly tied weights of the penalised kernel, and the partition distance
