@@ -178,3 +178,20 @@ def test_sparse_matching_path_equals_dense(monkeypatch):
     labels = partition.true_partition("circular_conv", (196, 196 * 4), image_shape=(14, 14))
     untied = np.arange(labels.size)
     assert partition.partition_distance(untied, labels) == labels.size - 196 * 4
+
+
+def test_prox_recovers_the_orbits_of_a_noisy_equivariant_kernel():
+    from symzoo.regularizers.prox import pairwise_prox
+
+    shape = (5, 10, 10)  # blob1d's kernel: 50 orbits of 10 weights
+    labels = partition.true_partition("translation", shape)
+    rng = np.random.default_rng(0)
+    values = np.arange(labels.max() + 1) * 0.1  # orbit values 0.1 apart
+    kernel = values[rng.permutation(values.size)][labels] + rng.uniform(-1e-3, 1e-3, labels.size)
+    assert partition.partition_distance(partition.tie_partition(kernel), labels) == 450
+    # τ above the within-orbit spread, far below the gaps between orbits.
+    tied = pairwise_prox(kernel.reshape(shape), 2e-4)
+    assert partition.partition_distance(partition.tie_partition(tied), labels) == 0
+    # Too large a τ merges orbits by value.
+    merged = pairwise_prox(kernel.reshape(shape), 1e-2)
+    assert partition.num_groups(partition.tie_partition(merged)) < 50
