@@ -454,7 +454,12 @@ def method_label(task, method):
 
 
 def _lam(lam):
-    return "—" if lam is None else f"{lam:g}"
+    """λ, or the λ of each seed when the seeds chose different ones."""
+    if lam is None:
+        return "—"
+    if isinstance(lam, list):
+        return ", ".join(f"{v:g}" for v in lam)
+    return f"{lam:g}"
 
 
 def _aggregate(rows):
@@ -465,8 +470,10 @@ def _aggregate(rows):
             groups.setdefault((r["task"], r["method"]), []).append(r)
     out = []
     for (task, method), rs in groups.items():
+        lams = sorted({r["lam"] for r in rs if r["lam"] is not None})
         agg = {"task": task, "method": method, "seeds": len(rs), "metric": rs[0]["metric"],
-               "lam": rs[0]["lam"], "weights": rs[0]["weights"],
+               "lam": (lams[0] if len(lams) == 1 else lams) if lams else None,
+               "weights": rs[0]["weights"],
                "true_groups": rs[0]["true_groups"]}
         for k in ("test", "groups", "partition_distance", "partition_distance_normalized",
                   "orbits_intact"):
@@ -493,8 +500,8 @@ def markdown_table(results, tasks=None):
         if r["groups"] is None:
             groups = distance = "— (tied by construction)"
         else:
-            groups = f"{r['groups']:.0f} ({r['true_groups']})"
-            distance = f"{r['partition_distance']:.0f} / {r['weights']}"
+            groups = f"{r['groups']:g} ({r['true_groups']})"
+            distance = f"{r['partition_distance']:g} / {r['weights']}"
         lines.append(
             f"| {r['task']} | {method_label(r['task'], r['method'])} | {_lam(r['lam'])} | "
             f"{r['metric']} {_fmt(r['test'])} | {groups} | {distance} | "
@@ -506,7 +513,8 @@ def markdown_table(results, tasks=None):
 
 _HOW = (
     "Written by `python -m symzoo reproduce --discovery` (`symzoo/discovery.py`), "
-    "one seed: each method trains the zoo model with the spec's epochs, batch size and "
+    "mean over the seeds of the last column (`--seeds N`; sets and graph: "
+    "`reproduce --discovery sets graph --seeds 2`, the others one seed): each method trains the zoo model with the spec's epochs, batch size and "
     "learning rate (torus MNIST: 4 epochs on a 12000/2000 train/val subset, full "
     "10000-image test split; `cnn` is `torus_mnist_cnn`, tied by construction); λ of the all-pairs methods is the largest of the task's grid "
     "whose validation metric is within tolerance of the grid's best (the true "

@@ -119,3 +119,15 @@ def test_run_end_to_end_exports_and_writes(tmp_path, monkeypatch):
     assert partition.num_groups(partition.tie_partition(kernel)) == chosen["groups"]
     discovery.write(rows, tmp_path / "models")
     assert "graph_degree" in {p.name for p in (tmp_path / "models").iterdir()}
+
+
+def test_table_means_over_seeds_and_lists_differing_lambdas():
+    base = dict(task="sets", model="set_sum", method="pairwise_prox", metric="l1", val=0.02,
+                weights=100, true_groups=2, orbits_intact=1.0, selected=True)
+    rows = [dict(base, seed=0, lam=0.01, test=0.01, groups=1, partition_distance=10,
+                 partition_distance_normalized=0.1),
+            dict(base, seed=1, lam=0.1, test=0.03, groups=2, partition_distance=0,
+                 partition_distance_normalized=0.0)]
+    line = discovery.markdown_table(rows).splitlines()[2]
+    assert line == ("| sets | all-pairs, exact prox | 0.01, 0.1 | l1 0.0200 | 1.5 (2) | 5 / 100 "
+                    "| 0.0500 | 1.000 | 2 |")
