@@ -513,8 +513,8 @@ def markdown_table(results, tasks=None):
 
 _HOW = (
     "Written by `python -m symzoo reproduce --discovery` (`symzoo/discovery.py`), "
-    "mean over the seeds of the last column (`--seeds N`; sets and graph: "
-    "`reproduce --discovery sets graph --seeds 2`, the others one seed): each method trains the zoo model with the spec's epochs, batch size and "
+    "mean over the seeds of the last column (`--seeds N`; sets, blob1d and graph were "
+    "run with `--seeds 2`, the others with one seed): each method trains the zoo model with the spec's epochs, batch size and "
     "learning rate (torus MNIST: 4 epochs on a 12000/2000 train/val subset, full "
     "10000-image test split; `cnn` is `torus_mnist_cnn`, tied by construction); λ of the all-pairs methods is the largest of the task's grid "
     "whose validation metric is within tolerance of the grid's best (the true "
