@@ -452,6 +452,7 @@ _STUDY_SECTIONS = (
      "along diagonal chains only; the full 2D Reynolds projection of the symmetry analysis "
      "averages the chains together. Projecting onto the diagonal translations instead "
      "(`benchmarks/diagonal_extraction.py`, [diagonal_extraction.json](diagonal_extraction.json)):"),
+    ("speed.md", "Training speed", "Written by `benchmarks/mnist_translation_speed.py` (full table: [benchmarks/results/mnist_translation_speed.md](../../benchmarks/results/mnist_translation_speed.md)):"),
 )
 
 
