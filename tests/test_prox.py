@@ -172,3 +172,29 @@ def test_prox_callback_ties_kernel_during_fit():
     assert n_prox < 50
     assert hist.history["s_groups"][-1] == n_prox
     assert hist.history["loss"][-1] < hist.history["loss"][0]
+
+
+@pytest.mark.parametrize("mode", ["gradient", "add_loss"])
+def test_prox_penalty_adds_no_gradient_in_either_penalty_mode(mode):
+    import keras
+
+    from symzoo.layers import SetLinearSum
+    from symzoo.models.symzoo_model import SymzooModel
+    from symzoo.regularizers import PairwiseSharing
+
+    keras.utils.set_random_seed(0)
+    x = np.random.default_rng(0).uniform(size=(64, 10)).astype("float32")
+    y = x.sum(axis=1, keepdims=True)
+
+    def trained(sharing):
+        keras.utils.set_random_seed(0)
+        inputs = keras.Input((10,))
+        out = SetLinearSum(sharing=sharing, penalty_mode=mode, name="s")(inputs)
+        m = SymzooModel(inputs, out)
+        m.compile(keras.optimizers.SGD(0.1), "mae")
+        m.fit(x, y, epochs=2, batch_size=16, verbose=0, shuffle=False)  # no prox callback
+        return keras.ops.convert_to_numpy(m.get_layer("s").kernel)
+
+    # Without its callback a prox=True penalty changes nothing: same weights as no penalty.
+    np.testing.assert_allclose(trained(PairwiseSharing(10.0, prox=True)), trained(None), atol=1e-6)
+    assert not np.allclose(trained(PairwiseSharing(10.0)), trained(None), atol=1e-3)

@@ -72,10 +72,10 @@ class PositionChannelDense(PenalizedLayer):
             else None
         )
 
-    def call(self, inputs):
-        self._add_penalties(self.kernel)
-        x = ops.reshape(ops.cast(inputs, self.kernel.dtype), (-1, self._features))
-        y = ops.reshape(ops.matmul(x, self.kernel), (-1, self.positions, self.channels))
+    def call(self, inputs, training=None):
+        kernel = self._penalized_kernel(training)
+        x = ops.reshape(ops.cast(inputs, kernel.dtype), (-1, self._features))
+        y = ops.reshape(ops.matmul(x, kernel), (-1, self.positions, self.channels))
         return y + self.bias if self.use_bias else y
 
     def compute_output_shape(self, input_shape):

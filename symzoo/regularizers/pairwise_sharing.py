@@ -59,6 +59,13 @@ class PairwiseSharing(Penalty):
         value = super().__call__(kernel)
         return ops.stop_gradient(value) if self.prox else value
 
+    def gradient(self, kernel):
+        """The subgradient (``penalty_mode="gradient"``); zero with ``prox=True``,
+        whose proximal steps replace it."""
+        if self.prox:
+            return ops.zeros_like(kernel)
+        return super().gradient(kernel)
+
     def prox_threshold(self, learning_rate, size):
         """τ = learning rate × λ per pair, for a kernel of ``size`` weights."""
         lam = self.strength
@@ -88,7 +95,10 @@ class PairwiseSharing(Penalty):
         return n * (n - 1) // 2
 
     def uses_host_ranking(self, kernel_shape):
-        """Whether the fast path ranks a kernel of this shape with numpy."""
+        """Whether the fast path ranks a kernel of this shape with numpy
+        (never with ``prox=True``: no subgradient to compute)."""
+        if self.prox:
+            return False
         size = 1
         for s in kernel_shape:
             size *= int(s)
