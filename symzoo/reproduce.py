@@ -479,6 +479,16 @@ _STUDY_SECTIONS = (
      "along diagonal chains only; the full 2D Reynolds projection of the symmetry analysis "
      "averages the chains together. Projecting onto the diagonal translations instead "
      "(`benchmarks/diagonal_extraction.py`, [diagonal_extraction.json](diagonal_extraction.json)):"),
+    ("complete_sweep.md", "Complete sharing: strength",
+     "`OffsetSharing(form=\"complete\")` ties the whole 2D translation group. Its λ, chosen "
+     "on the validation split (`benchmarks/complete_sharing_sweep.py`, "
+     "[complete_sweep.json](complete_sweep.json)):"),
+    ("complete_extraction*.md", "Extraction of the complete-sharing MLP",
+     "With complete sharing the full 2D Reynolds projection is the projection onto what the "
+     "penalty ties, and the compact model (circular padding + one strided convolution "
+     "template per class + the activation + the mean over translations) computes the "
+     "projected MLP's function (`benchmarks/complete_extraction.py`; raw numbers in the "
+     "`complete_extraction*.json` files beside this card):"),
 )
 
 

@@ -360,7 +360,10 @@ def orbit_generalization(
             "seed": seed,
             "data_seed": data_seed,
             "epochs": epochs,
+            "learning_rate": model_kwargs.get(zoo_name, {}).get(
+                "learning_rate", models.spec(zoo_name).learning_rate),
             "lr_schedule": lr_schedule,
+            "batch_size": batch_size or models.spec(zoo_name).batch_size,
             "sizes": {"train": int(len(train[1])), "val": int(len(val[1]))},
             "test_metric": metric_key,
             "test_value": metrics["all"].get(metric_key),
