@@ -510,7 +510,9 @@ def _orbit_markdown(model_name, folder):
     parts = [
         "Trained on examples whose object lies in a part of the translation orbit only, "
         "tested everywhere; `/projected` is the MLP with its kernel projected onto the "
-        "translation-equivariant subspace."
+        "translation-equivariant subspace, `/compact` the compact convolution extracted from it "
+        "(`symzoo.symmetry.extraction.extract`: the same function with one template per "
+        "class)."
     ]
     for path in paths:
         result = json.loads(path.read_text())
