@@ -244,11 +244,11 @@ def main(argv=None):
         hyperparameters = {**spec.hyperparameters, **exp.model_kwargs}
     else:
         hyperparameters = run["sharing"]
-    common = {"task": spec.dataset, "row": args.row, "seed": run["seed"], "data_seed": 0,
-              "test_metric": "accuracy"}
+    common = {"task": spec.dataset, "zoo_model": args.name, "row": args.row,
+              "seed": run["seed"], "data_seed": 0, "test_metric": "accuracy"}
     if args.export_mlp:
         training.export(model, args.export_mlp, name=pathlib.Path(args.export_mlp).name, extra={
-            **common, **training_settings, "zoo_model": args.name,
+            **common, **training_settings,
             "sharing": _sharing(run["sharing"]), "hyperparameters": hyperparameters,
             "test_value": run["test_accuracy"]["as_trained"]})
         print(f"exported the MLP to {args.export_mlp}")

@@ -6,7 +6,7 @@
 #
 # 1. Noise: one configuration (tuning/mnist_translation/noise/space.json) trained with
 #    seeds 0, 1, 2 (the seed draws the data subset and the initial weights).
-# 2. Search: a random search of 16 trials over the built-in space
+# 2. Search: a random search of 8 trials over the built-in space
 #    mnist_translation_sharing (λ log-uniform in [0.1, 1000], both sharing forms, offsets,
 #    activation, learning rate).
 set -e
@@ -18,5 +18,5 @@ for seed in 0 1 2; do
     --summary-dir tuning/mnist_translation/noise/seed$seed --no-test
 done
 $PYTHON -m symzoo tune mnist_translation --space mnist_translation_sharing --tuner random \
-  --max-trials 16 $BUDGET --seed 0 --project-name mnist_sharing \
+  --max-trials 8 $BUDGET --seed 0 --project-name mnist_sharing \
   --summary-dir tuning/mnist_translation
