@@ -17,6 +17,14 @@ def positive_int(name, value):
     return int(value)
 
 
+def non_negative_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(
+            f"Expected `{name}` to be a non-negative integer. Received: {name}={value!r}"
+        )
+    return int(value)
+
+
 def non_negative_float(name, value):
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(

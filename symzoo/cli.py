@@ -21,11 +21,13 @@ files) print one line to stderr and exit with status 2.
 """
 
 import argparse
-import ast
 import importlib
 import json
 import os
 import sys
+
+from symzoo import errors
+from symzoo._argtypes import parse_assignment  # noqa: F401  (cli.parse_assignment)
 
 # Before anything imports TensorFlow.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -49,26 +51,6 @@ class CLIError(Exception):
 # --------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------
-
-
-def parse_assignment(text):
-    """``"key=value"`` → ``(key, value)`` with `value` a Python literal.
-
-    Values that are not Python literals are kept as strings, so
-    ``activation=relu`` gives ``"relu"``; ``offsets=(8,4)`` gives ``(8, 4)``.
-    """
-    key, sep, raw = text.partition("=")
-    key = key.strip()
-    if not sep or not key.isidentifier():
-        raise argparse.ArgumentTypeError(
-            f"expected KEY=VALUE with KEY a Python identifier, got {text!r}"
-        )
-    raw = raw.strip()
-    try:
-        value = ast.literal_eval(raw)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        value = raw
-    return key, value
 
 
 def _assignments(pairs, option):
@@ -496,18 +478,10 @@ def main(argv=None):
     except CLIError as err:
         return _error(str(err))
     except (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError) as err:
+        # ValueError includes errors.HyperparameterError (an unknown --set key)
         return _error(_one_line(err))
-    except TypeError as err:
-        # e.g. an unknown hyperparameter in --set (the constructors raise TypeError)
-        if "hyperparameter" in str(err) or "unexpected keyword" in str(err):
-            return _error(_one_line(err))
-        raise
-    except RuntimeError as err:
-        from symzoo.training import BackendError
-
-        if isinstance(err, BackendError):
-            return _error(_one_line(err))
-        raise
+    except errors.BackendError as err:
+        return _error(_one_line(err))
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130

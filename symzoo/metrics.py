@@ -42,13 +42,7 @@ class NodeDegreeAccuracy(keras.metrics.Metric):
 
     def __init__(self, max_degree=9, name="node_accuracy", dtype=None):
         super().__init__(name=name, dtype=dtype)
-        integer = isinstance(max_degree, (int, np.integer)) and not isinstance(max_degree, bool)
-        if not integer or max_degree < 0:
-            raise ValueError(
-                "Expected `max_degree` to be a non-negative integer. "
-                f"Received: max_degree={max_degree!r}"
-            )
-        self.max_degree = int(max_degree)
+        self.max_degree = _validation.non_negative_int("max_degree", max_degree)
         self.correct = self.add_variable(shape=(), initializer="zeros", name="correct")
         self.total = self.add_variable(shape=(), initializer="zeros", name="total")
 

@@ -29,6 +29,8 @@ import time
 
 import numpy as np
 
+from symzoo import _format
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 README_START = "<!-- results:start -->"
 README_END = "<!-- results:end -->"
@@ -249,9 +251,7 @@ def _summary(values):
 
 def _num(value):
     """A plain number: 4 decimals, scientific notation below 1e-3, "–" for None."""
-    if value is None:
-        return "–"
-    return f"{value:.4f}" if value == 0 or abs(value) >= 1e-3 else f"{value:.2e}"
+    return _format.number(value, nonfinite=None)
 
 
 def _fmt(metric, value):

@@ -13,7 +13,7 @@
   epoch and re-running a finished run trains nothing more (asking for more
   epochs continues it);
 * ``checkpoints/best.keras``: the model with the lowest validation loss;
-* ``logs/``: TensorBoard logs (with the optional `tensorboard` package);
+* ``logs/``: TensorBoard logs (`tensorboard` is a requirement of setup.py);
   ``history.csv``: one row per epoch (all runs);
 * ``run_config.json``: what the run was started with (checked on resume);
 * ``model.keras``: the final model; ``results.json``: test metrics, seeds,
@@ -33,12 +33,14 @@ import shutil
 import time
 import zipfile
 
-from symzoo import _validation
+from symzoo import _format, _validation
+from symzoo.datasets import quick as _quick
+from symzoo.errors import BackendError  # re-exported as training.BackendError
 
 #: Split sizes ``(train, val, test)`` used with ``quick=True``.
-QUICK_SIZES = (256, 64, 64)
+QUICK_SIZES = _quick.TRAIN_SIZES
 #: Number of examples (all splits) generated with ``quick=True`` for graphs.
-QUICK_GRAPH_EXAMPLES = 384
+QUICK_GRAPH_EXAMPLES = _quick.TRAIN_GRAPH_EXAMPLES
 #: Epochs used with ``quick=True`` unless `epochs` is given.
 QUICK_EPOCHS = 2
 #: Root of the default output directories ``runs/<name>/seed<seed>``.
@@ -64,9 +66,6 @@ _RESUME_KEYS = (
 _RESUME_DEFAULTS = {"lr_schedule": "constant"}
 
 
-class BackendError(RuntimeError):
-    """An operation needs a Keras backend other than the active one."""
-
 
 # --------------------------------------------------------------------------
 # Argument checks
@@ -82,14 +81,6 @@ def _check_name(name):
             f"Expected `name` to be one of the zoo models {names}. Received: name={name!r}"
         )
     return name
-
-
-def _non_negative_int(arg, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        raise ValueError(
-            f"Expected `{arg}` to be a non-negative integer. Received: {arg}={value!r}"
-        )
-    return int(value)
 
 
 def _optional_dict(arg, value):
@@ -137,22 +128,7 @@ def lr_at_epoch(schedule, learning_rate, epoch, epochs):
     return float(learning_rate) * 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
 
 
-def _jsonable(value):
-    """Plain-JSON copy of `value` (tuples become lists, unknown objects repr)."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        value = float(value)
-        return value if math.isfinite(value) else repr(value)
-    if hasattr(value, "tolist"):
-        return _jsonable(value.tolist())
-    return repr(value)
+_jsonable = _format.jsonable  # tuples become lists, NaN "nan", unknown objects repr
 
 
 # --------------------------------------------------------------------------
@@ -298,31 +274,6 @@ def _read_history(path):
     return history
 
 
-_TENSORBOARD_WARNED = False
-
-
-def _tensorboard_available():
-    """The TensorBoard callback needs the `tensorboard` package (optional)."""
-    import importlib.util
-
-    global _TENSORBOARD_WARNED
-    if importlib.util.find_spec("tensorboard") is not None:
-        return True
-    if _TENSORBOARD_WARNED:
-        return False
-    _TENSORBOARD_WARNED = True
-    import warnings
-
-    warnings.warn(
-        "The `tensorboard` package is not installed: no TensorBoard logs are "
-        "written (history.csv has the same figures). `pip install tensorboard` "
-        "to get them.",
-        RuntimeWarning,
-        stacklevel=3,
-    )
-    return False
-
-
 def _best_val_loss(history):
     values = [v for v in history.get("val_loss", []) if v is not None and math.isfinite(v)]
     return min(values) if values else None
@@ -395,106 +346,153 @@ def train(
     """
     from symzoo import models
 
+    args = _validate_train_args(
+        name, epochs, batch_size, seed, data_seed, learning_rate, model_kwargs,
+        dataset_kwargs, quick, verbose, resume, lr_schedule,
+    )
+    spec = models.spec(args["name"])
+    if out is None:
+        out = pathlib.Path(DEFAULT_RUNS_DIR) / args["name"] / f"seed{args['seed']}"
+    paths = _paths(out)
+
+    # Data first: bad data fails before anything is written.
+    data, used_dataset_kwargs = _load_data(
+        spec, args["data_seed"], args["dataset_kwargs"], args["quick"], data_dir
+    )
+    run_config = _run_config(args, used_dataset_kwargs)
+    # The model before anything is written: bad hyperparameters fail here.
+    import keras
+
+    keras.utils.set_random_seed(args["seed"])
+    model = models.get(args["name"])(
+        learning_rate=args["learning_rate"], **args["model_kwargs"]
+    )
+
+    done = _prepare_out_dir(paths, run_config, args["epochs"], args["resume"])
+    start = time.perf_counter()
+    fit_history = _fit(model, data, paths, args, done, callbacks)
+    train_time = time.perf_counter() - start
+    model.save(paths["model"])
+    x_test, y_test = data.test
+    metrics = evaluate_task_dict(model, x_test, y_test, spec.task)
+    wall_time = time.perf_counter() - start
+    return _write_results(
+        paths, spec, args, run_config, data, model, metrics, fit_history, done,
+        train_time, wall_time,
+    )
+
+
+def _validate_train_args(
+    name, epochs, batch_size, seed, data_seed, learning_rate, model_kwargs,
+    dataset_kwargs, quick, verbose, resume, lr_schedule,
+):
+    """The checked arguments of `train`, defaults filled in from the model's spec."""
+    from symzoo import models
+
     name = _check_name(name)
     spec = models.spec(name)
     if epochs is None:
         epochs = QUICK_EPOCHS if quick else spec.epochs
-    epochs = _validation.positive_int("epochs", epochs)
-    batch_size = _validation.positive_int(
-        "batch_size", spec.batch_size if batch_size is None else batch_size
-    )
-    learning_rate = _validation.positive_float(
-        "learning_rate", spec.learning_rate if learning_rate is None else learning_rate
-    )
-    seed = _non_negative_int("seed", seed)
-    data_seed = _non_negative_int("data_seed", data_seed)
-    model_kwargs = _optional_dict("model_kwargs", model_kwargs)
-    dataset_kwargs = _optional_dict("dataset_kwargs", dataset_kwargs)
-    verbose = _check_verbose(verbose)
+    args = {
+        "name": name,
+        "epochs": _validation.positive_int("epochs", epochs),
+        "batch_size": _validation.positive_int(
+            "batch_size", spec.batch_size if batch_size is None else batch_size
+        ),
+        "learning_rate": _validation.positive_float(
+            "learning_rate", spec.learning_rate if learning_rate is None else learning_rate
+        ),
+        "seed": _validation.non_negative_int("seed", seed),
+        "data_seed": _validation.non_negative_int("data_seed", data_seed),
+        "model_kwargs": _optional_dict("model_kwargs", model_kwargs),
+        "dataset_kwargs": _optional_dict("dataset_kwargs", dataset_kwargs),
+        "verbose": _check_verbose(verbose),
+    }
     if not isinstance(quick, bool):
         raise ValueError(f"Expected `quick` to be True or False. Received: quick={quick!r}")
     if not isinstance(resume, bool):
         raise ValueError(f"Expected `resume` to be True or False. Received: resume={resume!r}")
-    lr_schedule = _check_lr_schedule(lr_schedule)
+    args.update(quick=quick, resume=resume, lr_schedule=_check_lr_schedule(lr_schedule))
     for reserved in ("weights", "compile", "learning_rate", "seed"):
-        if reserved in model_kwargs:
+        if reserved in args["model_kwargs"]:
             raise ValueError(
                 f"Expected `model_kwargs` to hold hyperparameters only; "
                 f"{reserved!r} is set by train(). Received: model_kwargs={model_kwargs!r}"
             )
-    if out is None:
-        out = pathlib.Path(DEFAULT_RUNS_DIR) / name / f"seed{seed}"
-    paths = _paths(out)
+    return args
 
-    # Data first: bad data fails before anything is written.
-    data, used_dataset_kwargs = _load_data(spec, data_seed, dataset_kwargs, quick, data_dir)
 
-    run_config = {
-        "name": name,
-        "seed": seed,
-        "data_seed": data_seed,
-        "batch_size": batch_size,
-        "learning_rate": learning_rate,
-        "model_kwargs": _jsonable(model_kwargs),
+def _run_config(args, used_dataset_kwargs):
+    """What ``run_config.json`` records (the `_RESUME_KEYS` a resumed run must match)."""
+    return {
+        "name": args["name"],
+        "seed": args["seed"],
+        "data_seed": args["data_seed"],
+        "batch_size": args["batch_size"],
+        "learning_rate": args["learning_rate"],
+        "model_kwargs": _jsonable(args["model_kwargs"]),
         "dataset_kwargs": _jsonable(
             {k: v for k, v in used_dataset_kwargs.items() if k != "data_dir"}
         ),
-        "quick": quick,
-        "lr_schedule": lr_schedule,
+        "quick": args["quick"],
+        "lr_schedule": args["lr_schedule"],
     }
-    # The model before anything is written: bad hyperparameters fail here.
-    import keras
 
-    keras.utils.set_random_seed(seed)
-    model = models.get(name)(learning_rate=learning_rate, **model_kwargs)
 
+def _check_resume(paths, run_config, epochs, done):
+    """Raises unless the run in ``paths["out"]`` (`done` epochs) can be continued."""
+    previous = {}
+    if paths["run_config"].exists():
+        try:
+            previous = json.loads(paths["run_config"].read_text())
+        except ValueError:
+            previous = {}
+    changed = [
+        k for k in _RESUME_KEYS if previous.get(k, _RESUME_DEFAULTS.get(k)) != run_config[k]
+    ]
+    if changed:
+        raise ValueError(
+            f"Expected {paths['out']} to hold a run with the same settings to resume. "
+            f"It holds one with other {', '.join(changed)} "
+            f"({', '.join(f'{k}={previous.get(k)!r}' for k in changed)}). "
+            "Pass resume=False (CLI: --no-resume) to start afresh, or another `out`."
+        )
+    if done > epochs:
+        raise ValueError(
+            f"Expected `epochs` to be at least the {done} epochs already trained "
+            f"in {paths['out']}. Received: epochs={epochs}. Pass resume=False "
+            "(CLI: --no-resume) to start afresh."
+        )
+
+
+def _prepare_out_dir(paths, run_config, epochs, resume):
+    """Clears (``resume=False``) or checks the output directory, writes
+    ``run_config.json``; returns the number of epochs already trained."""
     if not resume:
         _clear_run(paths)
     done = _backup_epoch(paths)
     if done:
-        previous = {}
-        if paths["run_config"].exists():
-            try:
-                previous = json.loads(paths["run_config"].read_text())
-            except ValueError:
-                previous = {}
-        changed = [
-            k
-            for k in _RESUME_KEYS
-            if previous.get(k, _RESUME_DEFAULTS.get(k)) != run_config[k]
-        ]
-        if changed:
-            raise ValueError(
-                f"Expected {paths['out']} to hold a run with the same settings to resume. "
-                f"It holds one with other {', '.join(changed)} "
-                f"({', '.join(f'{k}={previous.get(k)!r}' for k in changed)}). "
-                "Pass resume=False (CLI: --no-resume) to start afresh, or another `out`."
-            )
-        if done > epochs:
-            raise ValueError(
-                f"Expected `epochs` to be at least the {done} epochs already trained "
-                f"in {paths['out']}. Received: epochs={epochs}. Pass resume=False "
-                "(CLI: --no-resume) to start afresh."
-            )
+        _check_resume(paths, run_config, epochs, done)
     paths["out"].mkdir(parents=True, exist_ok=True)
     paths["checkpoints"].mkdir(exist_ok=True)
     paths["run_config"].write_text(json.dumps(run_config, indent=2) + "\n")
+    return done
 
-    train_ds, steps_per_epoch = _train_dataset(*data.train, batch_size, seed, done)
-    has_val = len(data.val[1]) > 0
-    val_ds = data.as_tf_dataset("val", batch_size=batch_size) if has_val else None
 
-    previous_history = _read_history(paths["history"])
+def _callbacks(paths, args, done, has_val, extra):
+    """The built-in callbacks of `train` (in order), then the user's `extra`."""
+    import keras
+
     checkpoint_kwargs = {}
-    best = _best_val_loss(previous_history) if done else None
+    best = _best_val_loss(_read_history(paths["history"])) if done else None
     if best is not None and paths["best"].exists():
         checkpoint_kwargs["initial_value_threshold"] = best
     builtin = [
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.CSVLogger(str(paths["history"]), append=True),
+        keras.callbacks.TensorBoard(log_dir=str(paths["logs"])),  # tensorboard: setup.py
     ]
-    if _tensorboard_available():
-        builtin.append(keras.callbacks.TensorBoard(log_dir=str(paths["logs"])))
+    lr_schedule, learning_rate, epochs = args["lr_schedule"], args["learning_rate"], args["epochs"]
     if lr_schedule != "constant":
         # Before the loggers: it adds the epoch's rate to the logs (history.csv).
         builtin.insert(
@@ -518,26 +516,34 @@ def train(
     builtin.append(
         keras.callbacks.BackupAndRestore(str(paths["backup"]), delete_checkpoint=False)
     )
-    all_callbacks = builtin + list(callbacks or [])
+    return builtin + list(extra or [])
 
-    start = time.perf_counter()
-    fit_history = model.fit(
+
+def _fit(model, data, paths, args, done, callbacks):
+    """``model.fit`` on the seeded training stream (resumed at epoch `done`)."""
+    batch_size = args["batch_size"]
+    train_ds, steps_per_epoch = _train_dataset(*data.train, batch_size, args["seed"], done)
+    has_val = len(data.val[1]) > 0
+    val_ds = data.as_tf_dataset("val", batch_size=batch_size) if has_val else None
+    return model.fit(
         train_ds,
         validation_data=val_ds,
-        epochs=epochs,
+        epochs=args["epochs"],
         steps_per_epoch=steps_per_epoch,
         shuffle=False,  # the tf.data pipeline shuffles (seeded)
-        verbose=verbose,
-        callbacks=all_callbacks,
+        verbose=args["verbose"],
+        callbacks=_callbacks(paths, args, done, has_val, callbacks),
     )
-    train_time = time.perf_counter() - start
+
+
+def _write_results(
+    paths, spec, args, run_config, data, model, metrics, fit_history, done, train_time,
+    wall_time,
+):
+    """Writes ``results.json``; returns `train`'s result dict."""
+    import keras
+
     epochs_run = len(fit_history.history.get("loss", []))
-
-    model.save(paths["model"])
-    x_test, y_test = data.test
-    metrics = evaluate_task_dict(model, x_test, y_test, spec.task)
-    wall_time = time.perf_counter() - start
-
     history = _read_history(paths["history"]) or {
         "epoch": list(range(done, done + epochs_run)),
         **{k: [float(v) for v in vs] for k, vs in fit_history.history.items()},
@@ -550,10 +556,10 @@ def train(
         import warnings
 
         warnings.warn(
-            f"Training of {name!r} stopped on a NaN or infinite loss "
+            f"Training of {args['name']!r} stopped on a NaN or infinite loss "
             f"(see {paths['history']}).",
             RuntimeWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     str_paths = {
         k: str(v)
@@ -561,25 +567,25 @@ def train(
         if k not in ("best", "logs", "results") or v.exists() or k == "results"
     }
     results = {
-        "name": name,
+        "name": args["name"],
         "task": spec.task,
         "metrics": _jsonable(metrics),
         "report_metric": spec.report_metric,
         "report_value": _jsonable(spec.report_value),
-        "seed": seed,
-        "data_seed": data_seed,
-        "epochs": epochs,
+        "seed": args["seed"],
+        "data_seed": args["data_seed"],
+        "epochs": args["epochs"],
         "epochs_completed": done + epochs_run,
         "epochs_this_run": epochs_run,
         "resumed_from_epoch": done,
-        "batch_size": batch_size,
-        "learning_rate": learning_rate,
-        "lr_schedule": lr_schedule,
+        "batch_size": args["batch_size"],
+        "learning_rate": args["learning_rate"],
+        "lr_schedule": args["lr_schedule"],
         "model_kwargs": run_config["model_kwargs"],
         "dataset": spec.dataset,
         "dataset_kwargs": run_config["dataset_kwargs"],
         "data_sizes": [len(getattr(data, s)[1]) for s in SPLITS],
-        "quick": quick,
+        "quick": args["quick"],
         "terminated_on_nan": terminated_on_nan,
         "train_time_s": train_time,
         "wall_time_s": wall_time,
@@ -631,7 +637,7 @@ def evaluate_model(
 
     name = _check_name(name)
     _validation.one_of("split", split, SPLITS)
-    data_seed = _non_negative_int("data_seed", data_seed)
+    data_seed = _validation.non_negative_int("data_seed", data_seed)
     dataset_kwargs = _optional_dict("dataset_kwargs", dataset_kwargs)
     spec = models.spec(name)
     if isinstance(model, (str, os.PathLike)):
@@ -742,12 +748,9 @@ def _manifest_function(attr):
 
 def _register_symzoo_objects():
     """Imports the modules that register symzoo's serializable classes."""
-    import symzoo.layers  # noqa: F401
-    import symzoo.regularizers  # noqa: F401
+    from symzoo import layers
 
-    import symzoo.models  # noqa: F401
-    import symzoo.metrics  # noqa: F401
-    import symzoo.symmetry.extraction  # noqa: F401  (compact models: CircularPad, ScaledSum, ...)
+    layers.register_all()
 
 
 def _load_keras_file(path):

@@ -206,8 +206,22 @@ BACKEND_SCRIPT = textwrap.dedent(
     ref = np.where(ref > 0, ref, np.expm1(np.minimum(ref, 0))).reshape(64, 3, -1).mean(-1)
     ref = np.exp(ref) / np.exp(ref).sum(-1, keepdims=True)
     np.testing.assert_allclose(m.predict(x, verbose=0), ref, rtol=1e-4, atol=1e-5)
-    for layer in [layers.SetLinearSum(sharing=R.PairwiseSharing(1e-3)), layers.GraphRowSum()]:
-        layer(np.ones((2, 10) if isinstance(layer, layers.SetLinearSum) else (2, 10, 10), "float32"))
+    # SetLinearSum / GraphRowSum against numpy, and the pairwise penalty against its formula
+    s = layers.SetLinearSum(sharing=R.PairwiseSharing(1e-3))
+    xs = rng.random((5, 10)).astype("float32")
+    ys = keras.ops.convert_to_numpy(s(xs))
+    ws = np.asarray(keras.ops.convert_to_numpy(s.kernel), "float64")
+    np.testing.assert_allclose(ys, (xs @ ws.sum(0))[:, None], rtol=1e-5, atol=1e-5)
+    flat = ws.ravel()
+    pair = 1e-3 * np.abs(flat[:, None] - flat[None, :]).sum() / 2  # λ Σ_{j<k} |θ_j − θ_k|
+    np.testing.assert_allclose(
+        float(keras.ops.convert_to_numpy(s.sharing(s.kernel))), pair, rtol=1e-4
+    )
+    g = layers.GraphRowSum()
+    a = rng.integers(0, 2, (5, 10, 10)).astype("float32")
+    yg = keras.ops.convert_to_numpy(g(a))
+    wg = np.asarray(keras.ops.convert_to_numpy(g.kernel), "float64")
+    np.testing.assert_allclose(yg, np.maximum(a @ wg, 0).sum(-1), rtol=1e-5, atol=1e-5)
     print("backend ok", keras.backend.backend())
     """
 )

@@ -134,9 +134,19 @@ def _committed_models():
     return sorted(p.name for p in root.iterdir() if (p / "manifest.json").exists()) if root.is_dir() else []
 
 
+#: Test examples sampled for the MNIST models (the full 10k split is slow on 2 CPU cores).
+MNIST_SAMPLE = 2000
+
+
 @pytest.mark.parametrize("name", _committed_models())
-def test_committed_saved_model_reaches_its_manifest_metric(name, mnist_dir):
-    """Plain TensorFlow on the SavedModel reaches the manifest's test metric on a sample."""
+def test_committed_saved_model_reaches_its_manifest_metric(name, request):
+    """Plain TensorFlow on the SavedModel gives the manifest's test metric.
+
+    Generated data sets: the whole test split, so the figure must come back to
+    float rounding (rel. 1e-4). MNIST (only these need the IDX files): a random
+    sample of `MNIST_SAMPLE` test images, within 4 binomial standard errors of
+    the manifest's accuracy.
+    """
     import tensorflow as tf
 
     from symzoo import datasets, metrics, models
@@ -148,12 +158,19 @@ def test_committed_saved_model_reaches_its_manifest_metric(name, mnist_dir):
     # zoo model and data set in the manifest.
     spec = models.spec(manifest.get("zoo_model", name))
     dataset = manifest.get("task", spec.dataset)
-    kwargs = {"data_dir": mnist_dir} if dataset == "padded_mnist" else {}
+    mnist = dataset == "padded_mnist"
+    kwargs = {"data_dir": request.getfixturevalue("mnist_dir")} if mnist else {}
     data = datasets.load(dataset, seed=manifest["data_seed"], **kwargs)
     x, y = data.test
-    idx = np.random.default_rng(0).permutation(len(y))[:1000]
+    if mnist:
+        idx = np.random.default_rng(0).permutation(len(y))[:MNIST_SAMPLE]
+        x, y = x[idx], y[idx]
     serve = tf.saved_model.load(str(directory / "saved_model")).serve
-    got = metrics.evaluate_task(serve, x[idx], y[idx], spec.task, batch_size=250)
+    got = metrics.evaluate_task(serve, x, y, spec.task, batch_size=250)
     got = got[manifest["test_metric"]]
-    tolerance = 0.06 if manifest["test_metric"] != "l1" else 0.5 * manifest["test_value"] + 0.01
-    assert abs(got - manifest["test_value"]) <= tolerance, (got, manifest["test_value"])
+    expected = manifest["test_value"]
+    if mnist:
+        tolerance = 4 * np.sqrt(expected * (1 - expected) / MNIST_SAMPLE)  # ~0.028 at 89%
+    else:
+        tolerance = 1e-4 * abs(expected) + 1e-9
+    assert abs(got - expected) <= tolerance, (got, expected, tolerance)

@@ -571,3 +571,30 @@ def test_orbit_cli_compact_export_and_cosine(tmp_path, monkeypatch):
     reloaded = training.load_model(small_dir)
     assert reloaded.count_params() == 300
     assert "--compact --export-dir" in saved["command"]
+
+
+def test_report_infers_the_data_set_from_the_layer_kind_and_input_shape():
+    """Dispatch on `symmetry_kind` and the model's input shape, not class names:
+    (10, 10) inputs are blob2d for a translation layer and graphs for a graph
+    layer; a shape-only (functional) model is inferred only when unambiguous."""
+    import keras
+
+    from symzoo.layers import ClassTranslationDense, GraphRowSum
+
+    def model_of(shape, layer):
+        inputs = keras.Input(shape=shape)
+        return keras.Model(inputs, layer(inputs), name="not_a_zoo_name")
+
+    blob2d = model_of((10, 10), ClassTranslationDense(3, strides=1))
+    graph = model_of((10, 10), GraphRowSum())
+    plain_mnist = keras.Sequential([keras.Input((56, 56)), keras.layers.Flatten()])
+    plain_square = keras.Sequential([keras.Input((10, 10)), keras.layers.Flatten()])
+    from symzoo.symmetry.extraction import symzoo_layers
+
+    assert report._infer_dataset(blob2d, symzoo_layers(blob2d), None)[1] == "blob2d"
+    assert report._infer_dataset(graph, symzoo_layers(graph), None)[1:] == (
+        "graph_degree", "node_regression"
+    )
+    assert report._infer_dataset(plain_mnist, [], None)[1] == "padded_mnist"
+    with pytest.raises(ValueError, match="Cannot tell"):
+        report._infer_dataset(plain_square, [], None)  # blob2d or graph_degree

@@ -117,11 +117,7 @@ def to_tf_dataset(x, y, batch_size=128, shuffle=False, seed=None):
 
 
 def check_seed(seed):
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(
-            f"Expected `seed` to be a non-negative integer. Received: seed={seed!r}"
-        )
-    return int(seed)
+    return _validation.non_negative_int("seed", seed)
 
 
 def check_sizes(sizes, maximum=None):

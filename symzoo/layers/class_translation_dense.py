@@ -43,6 +43,9 @@ class ClassTranslationDense(PenalizedLayer):
         (C, d/s, d) for 1D inputs, (C, d/s, d'/s', d, d') for 2D inputs.
     """
 
+    #: The symmetry this layer can discover (`symzoo.symmetry.groups.GROUPS`).
+    symmetry_kind = "translation"
+
     def __init__(
         self,
         num_classes,

@@ -28,6 +28,9 @@ class GraphRowSum(PenalizedLayer):
         (n, n).
     """
 
+    #: The symmetry this layer can discover (`symzoo.symmetry.groups.GROUPS`).
+    symmetry_kind = "graph"
+
     def __init__(
         self,
         activation="relu",

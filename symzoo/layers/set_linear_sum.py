@@ -31,6 +31,9 @@ class SetLinearSum(PenalizedLayer):
         (n, n).
     """
 
+    #: The symmetry this layer can discover (`symzoo.symmetry.groups.GROUPS`).
+    symmetry_kind = "set"
+
     def __init__(
         self, sharing=None, sparsity=None, kernel_initializer="glorot_uniform", **kwargs
     ):

@@ -159,12 +159,15 @@ def _check_seed(seed):
 def merge_hyperparameters(name, defaults, hyperparameters):
     """``defaults`` (without ``learning_rate``) updated by ``hyperparameters``.
 
-    Unknown keys raise a TypeError listing the accepted ones.
+    Unknown keys raise a `symzoo.errors.HyperparameterError` (a TypeError and
+    a ValueError) listing the accepted ones.
     """
+    from symzoo.errors import HyperparameterError
+
     accepted = {k: v for k, v in defaults.items() if k != "learning_rate"}
     unknown = sorted(set(hyperparameters) - set(accepted))
     if unknown:
-        raise TypeError(
+        raise HyperparameterError(
             f"{name}() got unexpected hyperparameter(s) {unknown}. Expected some of "
             f"{sorted(accepted)} (plus weights, compile, learning_rate, seed)."
         )

@@ -4,10 +4,9 @@ Defaults live in `DEFAULTS`, and only there.
 """
 
 import keras
-from keras import ops
 
 from symzoo import _validation
-from symzoo.layers import SetLinearSum
+from symzoo.layers import SetLinearSum, SumPooling
 from symzoo.models import registry
 from symzoo.models.symzoo_model import SymzooModel
 from symzoo.regularizers import SigmoidSparsity
@@ -28,34 +27,6 @@ DEFAULTS = {
         "learning_rate": 1e-3,
     },
 }
-
-
-@keras.saving.register_keras_serializable(package="symzoo")
-class SumPooling(keras.layers.Layer):
-    """Sums its input over ``axis`` (DeepSets' permutation-invariant pooling).
-
-    Input shape: (N, n, ...). Output shape: the input shape without ``axis``.
-    """
-
-    def __init__(self, axis=1, **kwargs):
-        super().__init__(**kwargs)
-        if isinstance(axis, bool) or not isinstance(axis, int) or axis == 0:
-            raise ValueError(
-                f"Expected `axis` to be a non-batch axis (a non-zero integer). "
-                f"Received: axis={axis!r}"
-            )
-        self.axis = axis
-
-    def call(self, inputs):
-        return ops.sum(inputs, axis=self.axis)
-
-    def compute_output_shape(self, input_shape):
-        shape = list(input_shape)
-        del shape[self.axis]
-        return tuple(shape)
-
-    def get_config(self):
-        return {**super().get_config(), "axis": self.axis}
 
 
 def _set_sum_architecture(sparsity_alpha, sharpness, sharing):

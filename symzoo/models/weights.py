@@ -264,7 +264,9 @@ def write_manifest(directory, name, extra=None):
 
 def _missing_manifest(directory, name):
     name = name or directory.name
-    return FileNotFoundError(
+    from symzoo.errors import MissingWeightsError
+
+    return MissingWeightsError(
         f"No pretrained weights for {name!r}: {directory / MANIFEST} does not exist. "
         f"Produce them with `symzoo reproduce {name}` (trains the model and saves it "
         f"there) or save a trained model with `symzoo export` into {directory}; or set "
@@ -352,10 +354,10 @@ def load_pretrained(name, source, input_shape, output_shape):
     """
     import keras
 
-    import symzoo.layers  # noqa: F401  (registers the custom objects)
-    import symzoo.metrics  # noqa: F401
-    import symzoo.regularizers  # noqa: F401
+    from symzoo import layers
     from symzoo.models.symzoo_model import SymzooModel
+
+    layers.register_all()
 
     path = source.path / MODEL_FILE
     try:
@@ -405,6 +407,9 @@ def load_weights_file(model, path, name):
     if path.name.endswith(".keras"):
         import keras
 
+        from symzoo import layers
+
+        layers.register_all()
         try:
             loaded = keras.models.load_model(path, compile=False)
         except Exception as e:

@@ -26,139 +26,28 @@
 import numpy as np
 
 import keras
-from keras import ops
 
+from symzoo.layers.compact import CircularPad, GraphEquivariantRowSum, ScaledSum  # noqa: F401
+from symzoo.symmetry import groups as _groups
 from symzoo.symmetry import projection as _projection
 
-SYMZOO_LAYERS = ("ClassTranslationDense", "SetLinearSum", "GraphRowSum")
-
-
-# Compact layers -----------------------------------------------------------------
-
-
-@keras.saving.register_keras_serializable(package="symzoo")
-class CircularPad(keras.layers.Layer):
-    """Appends the first ``pad[a]`` entries of each spatial axis at its end
-    (wrap-around padding), for inputs (N, d[, d'], channels).
-
-    With ``pad = d − 1`` a 'valid' convolution of kernel size d over the
-    padded input is a cyclic cross-correlation over the original input.
-    """
-
-    def __init__(self, pad, **kwargs):
-        super().__init__(**kwargs)
-        if isinstance(pad, int):
-            pad = (pad,)
-        self.pad = tuple(int(p) for p in pad)
-        if not self.pad or min(self.pad) < 0:
-            raise ValueError(
-                f"Expected `pad` to be non-negative integers, one per spatial axis. Received: pad={pad!r}"
-            )
-
-    def call(self, inputs):
-        x = inputs
-        for axis, p in enumerate(self.pad, start=1):
-            if p == 0:
-                continue
-            size = x.shape[axis]
-            if size is None or p > size:
-                # Repeat the tensor as often as needed.
-                reps = 1 + (p + (size or 1) - 1) // max(size or 1, 1)
-                head = ops.concatenate([x] * reps, axis=axis)
-            else:
-                head = x
-            head = ops.take(head, np.arange(p), axis=axis)
-            x = ops.concatenate([x, head], axis=axis)
-        return x
-
-    def compute_output_shape(self, input_shape):
-        shape = list(input_shape)
-        for axis, p in enumerate(self.pad, start=1):
-            if shape[axis] is not None:
-                shape[axis] += p
-        return tuple(shape)
-
-    def get_config(self):
-        return {**super().get_config(), "pad": list(self.pad)}
-
-
-@keras.saving.register_keras_serializable(package="symzoo")
-class ScaledSum(keras.layers.Layer):
-    """``y = c · Σ_j x_j`` (keepdims): the compact permutation-invariant set model.
-
-    One trainable scalar ``c`` (initialised to ``scale``).
-    """
-
-    def __init__(self, scale=1.0, **kwargs):
-        super().__init__(**kwargs)
-        self.scale = float(scale)
-
-    def build(self, input_shape):
-        self.c = self.add_weight(
-            name="c", shape=(), initializer=keras.initializers.Constant(self.scale)
-        )
-
-    def call(self, inputs):
-        x = ops.cast(inputs, self.c.dtype)
-        return self.c * ops.sum(x, axis=-1, keepdims=True)
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], 1)
-
-    def get_config(self):
-        return {**super().get_config(), "scale": self.scale}
-
-
-@keras.saving.register_keras_serializable(package="symzoo")
-class GraphEquivariantRowSum(keras.layers.Layer):
-    """`GraphRowSum` with the kernel tied to W = α·I + β·11ᵀ (2 parameters):
-
-        y[b, i] = Σ_j act(α·A[b, i, j] + β·Σ_l A[b, i, l])
-
-    which is permutation equivariant for every α, β.
-    """
-
-    def __init__(self, alpha=1.0, beta=0.0, activation="relu", **kwargs):
-        super().__init__(**kwargs)
-        self.alpha_init = float(alpha)
-        self.beta_init = float(beta)
-        self.activation = keras.activations.get(activation)
-
-    def build(self, input_shape):
-        self.alpha = self.add_weight(
-            name="alpha", shape=(), initializer=keras.initializers.Constant(self.alpha_init)
-        )
-        self.beta = self.add_weight(
-            name="beta", shape=(), initializer=keras.initializers.Constant(self.beta_init)
-        )
-
-    def call(self, inputs):
-        a = ops.cast(inputs, self.alpha.dtype)
-        degree = ops.sum(a, axis=-1, keepdims=True)
-        return ops.sum(self.activation(self.alpha * a + self.beta * degree), axis=-1)
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], input_shape[1])
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "alpha": self.alpha_init,
-            "beta": self.beta_init,
-            "activation": keras.activations.serialize(self.activation),
-        }
+#: symmetry kind -> compact block builder (`groups.register_block`).
+BLOCKS = _groups.BLOCKS
+register_block = _groups.register_block
 
 
 # Helpers --------------------------------------------------------------------------
 
 
 def layer_kind(layer):
-    """``"translation"``, ``"set"``, ``"graph"`` or None for other layers."""
-    return _projection._ALIASES.get(type(layer).__name__) if type(layer).__name__ in SYMZOO_LAYERS else None
+    """The layer's ``symmetry_kind`` (``"translation"``, ``"set"``, ``"graph"``)
+    or None for layers that are not symzoo layers (`groups.layer_kind`)."""
+    return _groups.layer_kind(layer)
 
 
 def symzoo_layers(model):
-    """The model's symzoo layers (ClassTranslationDense, SetLinearSum, GraphRowSum)."""
+    """The model's symzoo layers: those with a registered ``symmetry_kind``
+    (ClassTranslationDense, SetLinearSum, GraphRowSum)."""
     layers = getattr(model, "layers", None)
     if layers is None:
         return []
@@ -225,6 +114,7 @@ def project_model(model):
     return clone, projected
 
 
+@register_block("translation")
 def _translation_block(layer, projected):
     num_classes, translations, spatial, strides = _projection.translation_geometry(projected.shape)
     nd = len(spatial)
@@ -262,12 +152,14 @@ def _translation_block(layer, projected):
     return block, description, {"templates_shape": list(template_bank.shape)}
 
 
+@register_block("set")
 def _set_block(layer, projected):
     c = float(projected.sum(axis=0, dtype=np.float64).mean())
     block = ScaledSum(scale=c, name=f"{layer.name}_sum")
     return block, f"ScaledSum: y = c·Σ_j x_j with c = {c:.6g}", {"c": c}
 
 
+@register_block("graph")
 def _graph_block(layer, projected):
     alpha, beta = _projection.graph_coefficients(projected)
     block = GraphEquivariantRowSum(
@@ -281,9 +173,6 @@ def _graph_block(layer, projected):
         f"GraphEquivariantRowSum: W = α·I + β·11ᵀ with α = {alpha:.6g}, β = {beta:.6g}",
         {"alpha": alpha, "beta": beta},
     )
-
-
-_BLOCKS = {"translation": _translation_block, "set": _set_block, "graph": _graph_block}
 
 
 def extract(model, x=None, batch_size=256):
@@ -309,7 +198,13 @@ def extract(model, x=None, batch_size=256):
 
     def replace(layer):
         kind = layer_kind(layer)
-        block, description, extra = _BLOCKS[kind](layer, projected[layer.name])
+        if kind not in BLOCKS:
+            raise ValueError(
+                f"Expected a compact block registered for the symmetry kind {kind!r} of "
+                f"layer {layer.name!r} (extraction.register_block). Received: blocks for "
+                f"{sorted(BLOCKS)} only."
+            )
+        block, description, extra = BLOCKS[kind](layer, projected[layer.name])
         details[layer.name] = {
             "kind": kind,
             "kernel_shape": list(projected[layer.name].shape),

@@ -36,11 +36,78 @@ def _check_rng(rng):
     return rng
 
 
+#: symmetry kind -> group class, filled by `register`. A symzoo layer names its
+#: kind in its ``symmetry_kind`` class attribute; `for_layer` looks it up here.
+GROUPS = {}
+#: Other names of a kind accepted by `for_inputs` (data set / plot kinds).
+KIND_ALIASES = {}
+
+
+def register(symmetry_kind, aliases=()):
+    """Class decorator: makes a `Group` subclass the group of the layers whose
+    ``symmetry_kind`` is `symmetry_kind` (and of the data set kinds `aliases`)."""
+
+    def decorate(cls):
+        if symmetry_kind in GROUPS and GROUPS[symmetry_kind] is not cls:
+            raise ValueError(
+                f"Expected one group per symmetry kind. Received: a second group "
+                f"{cls.__name__} for {symmetry_kind!r} ({GROUPS[symmetry_kind].__name__})"
+            )
+        cls.symmetry_kind = symmetry_kind
+        GROUPS[symmetry_kind] = cls
+        for alias in aliases:
+            KIND_ALIASES[alias] = symmetry_kind
+        return cls
+
+    return decorate
+
+
+#: symmetry kind -> ``block(layer, projected_kernel) -> (keras layer, description,
+#: info)``: the compact replacement of a symzoo layer used by
+#: `symzoo.symmetry.extraction.extract`. Kept here (numpy-only) so that a module
+#: adding a symmetry registers its block without importing Keras; the builder
+#: imports Keras when called.
+BLOCKS = {}
+
+
+def register_block(symmetry_kind):
+    """Decorator: registers the compact block builder of a symmetry kind."""
+
+    def decorate(fn):
+        BLOCKS[symmetry_kind] = fn
+        return fn
+
+    return decorate
+
+
+def layer_kind(layer):
+    """The ``symmetry_kind`` of a symzoo layer with a kernel whose group is
+    registered (``"translation"``, ``"set"``, ``"graph"``, ...), else None."""
+    kind = getattr(type(layer), "symmetry_kind", None)
+    return kind if kind in GROUPS and hasattr(layer, "kernel") else None
+
+
 class Group:
-    """Base class: a finite group acting on a task's inputs and outputs."""
+    """Base class: a finite group acting on a task's inputs and outputs.
+
+    A subclass registered with `register` also provides the two constructors
+    `from_inputs` and `from_layer` (the defaults suit groups of size n).
+    """
 
     #: "invariant" (outputs unchanged) or "equivariant" (outputs transformed).
     kind = "invariant"
+
+    @classmethod
+    def from_inputs(cls, input_shape, strides=1):
+        """The group acting on examples of shape `input_shape` (default:
+        permutations of the last axis, ``cls(input_shape[-1])``)."""
+        return cls(input_shape[-1])
+
+    @classmethod
+    def from_layer(cls, layer, input_shape=None):
+        """The group under which `layer` can be exactly symmetric (default:
+        `from_inputs` of `input_shape`, or of the kernel's first axis)."""
+        return cls.from_inputs(input_shape or tuple(layer.kernel.shape)[:1])
 
     @property
     def order(self):
@@ -104,6 +171,7 @@ class _Permutations(Group):
         return f"n={self.n}"
 
 
+@register("set")
 class SetPermutation(_Permutations):
     """The symmetric group S_n permuting the n elements of a set.
 
@@ -118,6 +186,7 @@ class SetPermutation(_Permutations):
         return self._permute_axis1(x, g)
 
 
+@register("graph")
 class GraphNodePermutation(_Permutations):
     """The symmetric group S_n relabelling the nodes of an n-node graph.
 
@@ -150,6 +219,7 @@ class GraphNodePermutation(_Permutations):
         return self._permute_axis1(y, g)
 
 
+@register("translation", aliases=("blob1d", "blob2d", "mnist"))
 class CyclicTranslation(Group):
     """Cyclic translations of 1D or 2D images by multiples of the strides.
 
@@ -226,14 +296,22 @@ class CyclicTranslation(Group):
     def _describe(self):
         return f"shape={self.shape}, strides={self.strides}"
 
+    @classmethod
+    def from_inputs(cls, input_shape, strides=1):
+        return cls(input_shape, strides)
+
+    @classmethod
+    def from_layer(cls, layer, input_shape=None):
+        """Translations by multiples of a `ClassTranslationDense`'s strides,
+        read from its kernel (C, T[, T'], d[, d'])."""
+        kernel_shape = tuple(layer.kernel.shape)
+        half = (len(kernel_shape) - 1) // 2
+        spatial = kernel_shape[1 + half :]
+        strides = tuple(d // t for d, t in zip(spatial, kernel_shape[1 : 1 + half]))
+        return cls(spatial, strides)
+
 
 # Which group goes with which layer / data set -------------------------------------
-
-LAYER_KINDS = {
-    "ClassTranslationDense": "translation",
-    "SetLinearSum": "set",
-    "GraphRowSum": "graph",
-}
 
 DATASET_KINDS = {
     "set_sum": "set",
@@ -248,39 +326,32 @@ def for_inputs(kind, input_shape, strides=1):
     """The group of a task from its kind and per-example input shape.
 
     Args:
-        kind: ``"set"``, ``"graph"`` or a translation kind (``"translation"``,
-            ``"blob1d"``, ``"blob2d"``, ``"mnist"``).
+        kind: a registered symmetry kind (`GROUPS`: ``"set"``, ``"graph"``,
+            ``"translation"``) or an alias (`KIND_ALIASES`: ``"blob1d"``,
+            ``"blob2d"``, ``"mnist"``).
         input_shape: the shape of one example (without the batch axis).
         strides: for translations, the strides of the translation grid (1 for
             data sets whose distribution is invariant under all translations).
     """
     input_shape = tuple(int(d) for d in input_shape)
-    if kind == "set":
-        return SetPermutation(input_shape[-1])
-    if kind == "graph":
-        return GraphNodePermutation(input_shape[-1])
-    if kind in ("translation", "blob1d", "blob2d", "mnist"):
-        return CyclicTranslation(input_shape, strides)
-    raise ValueError(
-        "Expected `kind` to be one of ['blob1d', 'blob2d', 'graph', 'mnist', 'set', "
-        f"'translation']. Received: kind={kind!r}"
-    )
+    cls = GROUPS.get(KIND_ALIASES.get(kind, kind))
+    if cls is None:
+        raise ValueError(
+            f"Expected `kind` to be one of {sorted({*GROUPS, *KIND_ALIASES})}. "
+            f"Received: kind={kind!r}"
+        )
+    return cls.from_inputs(input_shape, strides)
 
 
 def for_layer(layer, input_shape=None):
     """The group under which the symzoo `layer` can be exactly invariant or
-    equivariant (for `ClassTranslationDense`: translations by multiples of its
-    strides)."""
-    kind = LAYER_KINDS.get(type(layer).__name__)
+    equivariant: the group registered for its ``symmetry_kind`` (for
+    `ClassTranslationDense`: translations by multiples of its strides)."""
+    kind = layer_kind(layer)
     if kind is None:
         raise ValueError(
-            "Expected a symzoo layer (ClassTranslationDense, SetLinearSum or "
-            f"GraphRowSum). Received: layer={layer!r}"
+            "Expected a symzoo layer with a `symmetry_kind` attribute (one of "
+            f"{sorted(GROUPS)}) and a kernel, e.g. ClassTranslationDense, SetLinearSum "
+            f"or GraphRowSum. Received: layer={layer!r}"
         )
-    kernel_shape = tuple(layer.kernel.shape)
-    if kind == "translation":
-        half = (len(kernel_shape) - 1) // 2
-        spatial = kernel_shape[1 + half :]
-        strides = tuple(d // t for d, t in zip(spatial, kernel_shape[1 : 1 + half]))
-        return CyclicTranslation(spatial, strides)
-    return for_inputs(kind, input_shape or kernel_shape[:1])
+    return GROUPS[kind].from_layer(layer, input_shape)

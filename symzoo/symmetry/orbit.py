@@ -43,7 +43,8 @@ import time
 
 import numpy as np
 
-from symzoo import _validation
+from symzoo import _format, _validation
+from symzoo.datasets import quick as _quick
 
 #: zoo model name or data set name -> (data set, MLP, CNN baseline)
 PAIRS = {
@@ -57,7 +58,7 @@ for _dataset, _mlp, _cnn in list(PAIRS.values()):
 #: Default number of training epochs (small on purpose).
 DEFAULT_EPOCHS = 5
 #: Split sizes used with ``quick=True``: (train, val, test).
-QUICK_SIZES = (256, 64, 256)
+QUICK_SIZES = _quick.ORBIT_SIZES
 MNIST_DIGIT = 28
 
 
@@ -461,7 +462,7 @@ def to_markdown(result):
     ]
 
     def fmt(v):
-        return "–" if v is None else f"{v:.4f}"
+        return _format.number(v, sci_below=0, nonfinite=None)
 
     for model_name, r in result["models"].items():
         lines.append(

@@ -51,18 +51,27 @@ Kinds (``kind=``) and the groups used:
 
 import numpy as np
 
+#: The built-in kinds (`register` adds more; `PROJECTIONS` holds them all).
 KINDS = ("translation", "set", "set_pairwise", "graph")
+# Data set names accepted as kinds. Layers are dispatched on their
+# ``symmetry_kind`` attribute, never on their class name.
 _ALIASES = {
     "blob1d": "translation",
     "blob2d": "translation",
     "mnist": "translation",
     "padded_mnist": "translation",
-    "ClassTranslationDense": "translation",
-    "SetLinearSum": "set",
     "set_sum": "set",
-    "GraphRowSum": "graph",
     "graph_degree": "graph",
 }
+#: kind -> ``(project(kernel) -> numpy kernel, subspace_dim(kernel_shape) -> int)``.
+PROJECTIONS = {}
+
+
+def register(kind, project_fn, subspace_dim):
+    """Registers the projection of a symmetry kind: `project_fn` maps a numpy
+    kernel to its projection, `subspace_dim` a kernel shape to the dimension of
+    the symmetric subspace (used by `random_share`)."""
+    PROJECTIONS[kind] = (project_fn, subspace_dim)
 
 
 def to_numpy(kernel):
@@ -98,12 +107,14 @@ def resolve_kind(kind, kernel_shape=None):
             return "translation"
         raise ValueError(
             "Expected `kind` (one of "
-            f"{sorted(KINDS)}) for a kernel of shape {kernel_shape}: a square "
+            f"{sorted(PROJECTIONS)}) for a kernel of shape {kernel_shape}: a square "
             "kernel may be a set or a graph kernel. Received: kind=None"
         )
     kind = _ALIASES.get(kind, kind)
-    if kind not in KINDS:
-        raise ValueError(f"Expected `kind` to be one of {sorted(KINDS)}. Received: kind={kind!r}")
+    if kind not in PROJECTIONS:
+        raise ValueError(
+            f"Expected `kind` to be one of {sorted(PROJECTIONS)}. Received: kind={kind!r}"
+        )
     return kind
 
 
@@ -249,18 +260,14 @@ def project(kernel, kind=None):
 
     Args:
         kernel: the kernel (numpy array or keras Variable).
-        kind: ``"translation"``, ``"set"``, ``"set_pairwise"`` or ``"graph"``
-            (data set and layer class names are accepted too); inferred for
+        kind: ``"translation"``, ``"set"``, ``"set_pairwise"``, ``"graph"`` or
+            another registered kind (`PROJECTIONS`; data set names are accepted
+            too; a layer's kind is its ``symmetry_kind``); inferred for
             rank-3/5 kernels.
     """
     w = to_numpy(kernel)
     kind = resolve_kind(kind, w.shape)
-    return {
-        "translation": project_translation,
-        "set": project_set,
-        "set_pairwise": project_set_pairwise,
-        "graph": project_graph,
-    }[kind](w)
+    return PROJECTIONS[kind][0](w)
 
 
 def norm_share(kernel, kind=None, projected=None):
@@ -281,12 +288,24 @@ def random_share(kernel_shape, kind=None):
     kernel_shape = tuple(int(s) for s in kernel_shape)
     kind = resolve_kind(kind, kernel_shape)
     size = int(np.prod(kernel_shape))
-    if kind == "translation":
-        num_classes, translations, spatial, _ = translation_geometry(kernel_shape)
-        dim = num_classes * int(np.prod(spatial))
-    elif kind == "set":
-        n = kernel_shape[0]
-        dim = n * n - (n - 1)
-    else:
-        dim = 2 if kernel_shape[0] > 1 else 1
-    return dim / size
+    return PROJECTIONS[kind][1](kernel_shape) / size
+
+
+def _translation_dim(kernel_shape):
+    num_classes, _, spatial, _ = translation_geometry(kernel_shape)
+    return num_classes * int(np.prod(spatial))
+
+
+def _set_dim(kernel_shape):
+    n = kernel_shape[0]
+    return n * n - (n - 1)
+
+
+def _graph_dim(kernel_shape):
+    return 2 if kernel_shape[0] > 1 else 1
+
+
+register("translation", project_translation, _translation_dim)
+register("set", project_set, _set_dim)
+register("set_pairwise", project_set_pairwise, _graph_dim)
+register("graph", project_graph, _graph_dim)

@@ -20,28 +20,21 @@ translation orbit, test on all of it) and writes ``DIR/orbit.md`` and
 """
 
 import json
-import math
 import os
 import pathlib
 import time
 
 import numpy as np
 
+from symzoo import _format
+from symzoo.datasets import quick as _quick
 from symzoo.symmetry import groups as _groups
 from symzoo.symmetry import metrics as _metrics
 from symzoo.symmetry import projection as _projection
 
-#: data set -> task, for models that are not in the zoo.
-DATASET_TASKS = {
-    "set_sum": "regression",
-    "blob1d": "classification",
-    "blob2d": "classification",
-    "padded_mnist": "classification",
-    "graph_degree": "node_regression",
-}
 #: Number of test examples of the functional metrics (full run / quick).
 FUNCTIONAL_EXAMPLES = 2000
-QUICK_EXAMPLES = 256
+QUICK_EXAMPLES = _quick.INSPECT_EXAMPLES
 #: Number of sampled group elements (full run / quick).
 NUM_ELEMENTS = 8
 QUICK_ELEMENTS = 4
@@ -51,12 +44,9 @@ QUICK_ELEMENTS = 4
 
 
 def _zoo_names():
-    try:
-        from symzoo import models
+    from symzoo import models
 
-        return list(models.list())
-    except Exception:  # noqa: BLE001 - the zoo is optional here
-        return []
+    return list(models.list())
 
 
 def _manifest_name(directory):
@@ -100,11 +90,13 @@ def load(model_or_path_or_name):
     if text in zoo:
         from symzoo import models
 
+        from symzoo.errors import MissingWeightsError
+
         try:
             model = models.get(text)(weights="pretrained", compile=False)
+        except MissingWeightsError:
+            raise  # already says how to produce them
         except FileNotFoundError as err:
-            if f"symzoo reproduce {text}" in str(err):
-                raise
             raise FileNotFoundError(
                 f"No pretrained weights for {text!r} ({err}). Train them first with "
                 f"`symzoo reproduce {text}`, or pass a path to a .keras file or a "
@@ -118,7 +110,9 @@ def load(model_or_path_or_name):
 
 
 def _has_tfsm(model):
-    return any(type(l).__name__ == "TFSMLayer" for l in getattr(model, "layers", []))
+    import keras
+
+    return any(isinstance(l, keras.layers.TFSMLayer) for l in getattr(model, "layers", []))
 
 
 def _input_shape(model):
@@ -131,9 +125,17 @@ def _input_shape(model):
     return tuple(shape[1:]) if shape is not None else None
 
 
+def dataset_tasks():
+    """data set -> task, read from the zoo's specs (for models not in the zoo)."""
+    from symzoo import models
+
+    return {models.spec(n).dataset: models.spec(n).task for n in models.list()}
+
+
 def _infer_dataset(model, layers, name):
     """(zoo name or None, data set, task)."""
     zoo = _zoo_names()
+    tasks = dataset_tasks()
     candidates = [name, getattr(model, "name", None)]
     for candidate in candidates:
         if candidate in zoo:
@@ -141,28 +143,39 @@ def _infer_dataset(model, layers, name):
 
             spec = models.spec(candidate)
             return candidate, spec.dataset, spec.task
-    if name is not None and name in DATASET_TASKS:
-        return None, name, DATASET_TASKS[name]
+    if name is not None and name in tasks:
+        return None, name, tasks[name]
     shape = _input_shape(model)
-    if layers:
-        kind = type(layers[0]).__name__
-        if kind == "SetLinearSum":
-            dataset = "set_sum"
-        elif kind == "GraphRowSum":
-            dataset = "graph_degree"
-        elif len(layers[0].kernel.shape) == 3:
-            dataset = "blob1d"
-        else:
-            dataset = "padded_mnist" if tuple(layers[0].kernel.shape[-2:]) == (56, 56) else "blob2d"
-        return None, dataset, DATASET_TASKS[dataset]
-    if shape is not None and len(shape) == 2 and tuple(shape) == (56, 56):
-        return None, "padded_mnist", "classification"
+    kind = _groups.layer_kind(layers[0]) if layers else None
+    dataset = _dataset_for(kind, shape)
+    if dataset is not None:
+        return None, dataset, tasks[dataset]
     raise ValueError(
         "Cannot tell which zoo model / data set this model belongs to. Expected "
-        f"`name` to be a zoo name ({zoo}) or a data set name ({sorted(DATASET_TASKS)}). "
+        f"`name` to be a zoo name ({zoo}) or a data set name ({sorted(tasks)}). "
         f"Received: name={name!r} for a model named {getattr(model, 'name', None)!r} "
         f"with input shape {shape}."
     )
+
+
+def _dataset_for(kind, shape):
+    """The data set of the zoo models that take inputs of `shape` (and, when
+    `kind` is a layer's ``symmetry_kind``, whose group is of that kind); None
+    unless exactly one data set fits."""
+    from symzoo import models
+
+    if shape is None:
+        return None
+    found = set()
+    for zoo_name in models.list():
+        spec = models.spec(zoo_name)
+        if tuple(spec.input_shape) != tuple(shape):
+            continue
+        data_kind = _groups.DATASET_KINDS.get(spec.dataset)
+        if kind is not None and _groups.KIND_ALIASES.get(data_kind, data_kind) != kind:
+            continue
+        found.add(spec.dataset)
+    return found.pop() if len(found) == 1 else None
 
 
 def _test_data(dataset, zoo_name, data_seed, quick, data_dir):
@@ -177,7 +190,7 @@ def _test_data(dataset, zoo_name, data_seed, quick, data_dir):
         kwargs.update(models.spec(zoo_name).dataset_kwargs or {})
     if dataset == "graph_degree":
         if quick:
-            kwargs["num_graphs"] = 512
+            kwargs["num_graphs"] = _quick.INSPECT_GRAPHS
     else:
         default = _inspect.signature(getattr(datasets, dataset)).parameters["sizes"].default
         n_test = tuple(kwargs.get("sizes", default))[2]
@@ -196,30 +209,12 @@ def _test_data(dataset, zoo_name, data_seed, quick, data_dir):
 
 
 def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating, float)):
-        value = float(value)
-        return value if math.isfinite(value) else None
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    return value
+    """JSON of the report: NaN and infinities become null."""
+    return _format.jsonable(value, nonfinite=None)
 
 
 def _fmt(value, digits=4):
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return "–"
-        if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
-            return f"{value:.3e}"
-        return f"{value:.{digits}f}"
-    return str(value)
+    return _format.number(value, digits, sci_above=1e5, sci_digits=3, only_floats=True)
 
 
 def _plot_kind(dataset):
@@ -535,7 +530,7 @@ def add_arguments(parser):
         "--sizes", type=int, nargs=3, default=None, metavar=("TRAIN", "VAL", "TEST"),
         help="examples per split for --orbit (default: the data set's sizes)",
     )
-    from symzoo.cli import parse_assignment
+    from symzoo._argtypes import parse_assignment
 
     parser.add_argument(
         "--set", action="append", type=parse_assignment, metavar="KEY=VALUE", default=None,

@@ -35,7 +35,10 @@ import os
 import sys
 import time
 
-from symzoo import _validation
+from symzoo import _format, _validation
+from symzoo.datasets import quick as _quick
+# The files of a project (defined with the summary, which reads them).
+from symzoo.tuning.summary import SEARCH_FILE, SESSIONS_FILE, TRIAL_FILE  # noqa: F401
 
 TUNERS = ("random", "bayesian", "hyperband")
 #: Objectives accepted by ``--objective`` (mapped to the model's metric names).
@@ -44,21 +47,9 @@ DEFAULT_DIRECTORY = os.path.join("runs", "tuning")
 DEFAULT_SUMMARY_ROOT = "tuning"
 DIST_VARS = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
 #: Split sizes (train, val, test) with ``quick=True``.
-QUICK_SIZES = {
-    "set_sum": (512, 128, 128),
-    "blob1d": (512, 128, 128),
-    "blob2d": (512, 128, 128),
-    "padded_mnist": (1000, 500, 500),
-}
+QUICK_SIZES = _quick.TUNE_SIZES
 #: Number of base graphs with ``quick=True`` (graph_degree sizes are fractions).
-QUICK_GRAPHS = 100
-#: The file in the project directory that records what a search was started
-#: with; a resumed search must match it.
-SEARCH_FILE = "symzoo_search.json"
-#: Every run (session) of a project: wall time, new trials, backend, device.
-SESSIONS_FILE = "symzoo_sessions.json"
-#: Per-trial record (wall time, worker, device) in each trial directory.
-TRIAL_FILE = "symzoo_trial.json"
+QUICK_GRAPHS = _quick.TUNE_GRAPHS
 _RESUME_KEYS = ("model", "space", "tuner", "objective", "epochs", "batch_size", "data", "seed")
 
 
@@ -375,8 +366,7 @@ def _write_json_atomic(path, data):
     os.replace(tmp, path)
 
 
-def _jsonable(value):
-    return json.loads(json.dumps(value, default=lambda o: list(o) if isinstance(o, tuple) else str(o)))
+_jsonable = _format.jsonable
 
 
 def _check_resume(project_dir, config, overwrite):
@@ -419,6 +409,7 @@ def search(
     overwrite=False,
     evaluate_test=True,
     verbose=1,
+    callbacks=None,
 ):
     """Runs (or resumes) a search; returns the summary dict (see module doc).
 
@@ -450,13 +441,85 @@ def search(
         overwrite: delete the project and start afresh.
         evaluate_test: evaluate the best trial on the test split.
         verbose: passed to KerasTuner and ``fit``.
+        callbacks: extra Keras callbacks of every trial's ``fit`` (KerasTuner
+            deep-copies them per trial).
     """
     t_start = time.time()
-    from symzoo import models
-    from symzoo.tuning import spaces as spaces_lib
     from symzoo.tuning import summary as summary_lib
 
     # 1. Everything that can be checked before training.
+    args = _validate_search_args(
+        name, tuner, max_trials, epochs, batch_size, seed, objective, distributed,
+        overwrite, directory, project_name,
+        dict(quick=bool(quick), data_fraction=data_fraction, sizes=sizes, data_dir=data_dir),
+    )
+    role = args["role"]
+    from symzoo.tuning.hypermodels import SymzooHyperModel
+
+    hypermodel = SymzooHyperModel(name, space=space, seed=seed, lam_mode=lam_mode)
+    _tuner_class(tuner)  # bayesian: fails now when scikit-learn is missing
+    config = _search_config(args, hypermodel)
+    project_dir = os.path.join(os.fspath(directory), args["project_name"])
+    if role != "worker":
+        search_file = _check_resume(project_dir, config, overwrite)
+
+    import keras
+
+    keras.utils.set_random_seed(seed)
+
+    # 2. Data (the chief trains nothing: it needs the test split only).
+    data = None
+    if role != "chief":
+        data = _load(args["dataset"], seed, args["data_kwargs"])
+
+    # 3. The search.
+    tuner_obj = make_tuner(
+        hypermodel,
+        tuner=tuner,
+        objective=args["objective"],
+        max_trials=args["max_trials"],
+        epochs=args["epochs"],
+        seed=seed,
+        directory=directory,
+        project_name=args["project_name"],
+        overwrite=overwrite,
+    )
+    if role != "worker":
+        os.makedirs(project_dir, exist_ok=True)
+        _write_json_atomic(search_file, config)
+    finished_before = summary_lib.finished_trial_ids(tuner_obj) if role != "worker" else set()
+    t_search = time.time()
+    _run_search(tuner_obj, data, args["epochs"], args["batch_size"], verbose, callbacks)
+    search_seconds = time.time() - t_search
+    if role == "worker":
+        return {
+            "model": name,
+            "role": "worker",
+            "tuner_id": tuner_obj.tuner_id,
+            "trials_run": list(getattr(tuner_obj, "symzoo_trials_run", [])),
+            "search_wall_time_s": round(search_seconds, 3),
+        }
+
+    # 4. Summary.
+    summary = _summarize(
+        args, tuner_obj, hypermodel, data, project_dir, finished_before, t_start, t_search,
+        search_seconds, evaluate_test, directory,
+    )
+    if summary_dir is not False:
+        summary_dir = summary_dir or os.path.join(DEFAULT_SUMMARY_ROOT, name)
+        summary["files"] = summary_lib.write_summary(summary, summary_dir)
+    return summary
+
+
+def _validate_search_args(
+    name, tuner, max_trials, epochs, batch_size, seed, objective, distributed, overwrite,
+    directory, project_name, data_settings,
+):
+    """The checked arguments of `search` (defaults from the model's spec), the
+    distributed role (None, ``"chief"`` or ``"worker"``) and the data set."""
+    from symzoo import models
+    from symzoo.tuning import spaces as spaces_lib
+
     spaces_lib.check_model_name(name)
     _validation.one_of("tuner", tuner, TUNERS)
     max_trials = _validation.positive_int("max_trials", max_trials)
@@ -465,8 +528,7 @@ def search(
     batch_size = _validation.positive_int(
         "batch_size", spec.batch_size if batch_size is None else batch_size
     )
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"Expected `seed` to be a non-negative integer. Received: seed={seed!r}")
+    _validation.non_negative_int("seed", seed)
     objective = resolve_objective(spec.task, objective)
     role = distributed_role() if distributed else None
     if not distributed:
@@ -478,78 +540,72 @@ def search(
             f"{os.path.join(os.fspath(directory), project_name or f'{name}_{tuner}')!r} "
             "before starting the chief and the workers instead."
         )
-    data_settings = dict(
-        quick=bool(quick), data_fraction=data_fraction, sizes=sizes, data_dir=data_dir
-    )
     dataset, data_kwargs = dataset_kwargs(name, **data_settings)  # validates
-    project_name = project_name or f"{name}_{tuner}"
+    return {
+        "name": name,
+        "spec": spec,
+        "tuner": tuner,
+        "max_trials": max_trials,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "seed": seed,
+        "objective": objective,
+        "role": role,
+        "distributed": bool(distributed),
+        "dataset": dataset,
+        "data_kwargs": data_kwargs,
+        "project_name": project_name or f"{name}_{tuner}",
+    }
 
-    from symzoo.tuning.hypermodels import SymzooHyperModel
 
-    hypermodel = SymzooHyperModel(name, space=space, seed=seed, lam_mode=lam_mode)
-    _tuner_class(tuner)  # bayesian: fails now when scikit-learn is missing
-    config = _jsonable(
+def _data_record(args):
+    """The data settings recorded in the project and the summary (no data_dir)."""
+    return {
+        "dataset": args["dataset"],
+        **{k: v for k, v in args["data_kwargs"].items() if k != "data_dir"},
+    }
+
+
+def _search_config(args, hypermodel):
+    """What ``symzoo_search.json`` records (`_RESUME_KEYS`)."""
+    return _jsonable(
         {
-            "model": name,
+            "model": args["name"],
             "space": hypermodel.space,
-            "tuner": tuner,
-            "objective": list(objective),
-            "epochs": epochs,
-            "batch_size": batch_size,
-            "data": {"dataset": dataset, **{k: v for k, v in data_kwargs.items() if k != "data_dir"}},
-            "seed": seed,
+            "tuner": args["tuner"],
+            "objective": list(args["objective"]),
+            "epochs": args["epochs"],
+            "batch_size": args["batch_size"],
+            "data": _data_record(args),
+            "seed": args["seed"],
         }
     )
-    project_dir = os.path.join(os.fspath(directory), project_name)
-    if role != "worker":
-        search_file = _check_resume(project_dir, config, overwrite)
 
-    import keras
 
-    keras.utils.set_random_seed(seed)
-
-    # 2. Data (the chief trains nothing: it needs the test split only).
-    data = None
-    if role != "chief":
-        data = _load(dataset, seed, data_kwargs)
-
-    # 3. The search.
-    tuner_obj = make_tuner(
-        hypermodel,
-        tuner=tuner,
-        objective=objective,
-        max_trials=max_trials,
-        epochs=epochs,
-        seed=seed,
-        directory=directory,
-        project_name=project_name,
-        overwrite=overwrite,
-    )
-    if role != "worker":
-        os.makedirs(project_dir, exist_ok=True)
-        _write_json_atomic(search_file, config)
-    finished_before = summary_lib.finished_trial_ids(tuner_obj) if role != "worker" else set()
+def _run_search(tuner_obj, data, epochs, batch_size, verbose, callbacks=None):
+    """``tuner.search`` on the training split (validated on the val split);
+    without data (the chief) it only serves the oracle."""
     fit_kwargs = dict(epochs=epochs, batch_size=batch_size, verbose=verbose)
+    if callbacks:
+        fit_kwargs["callbacks"] = list(callbacks)
     if data is not None:
         fit_args = (data.train[0], data.train[1])
         fit_kwargs["validation_data"] = data.val
     else:
         fit_args = ()
-    t_search = time.time()
     tuner_obj.search(*fit_args, **fit_kwargs)
-    search_seconds = time.time() - t_search
 
-    if role == "worker":
-        run = list(getattr(tuner_obj, "symzoo_trials_run", []))
-        return {
-            "model": name,
-            "role": "worker",
-            "tuner_id": tuner_obj.tuner_id,
-            "trials_run": run,
-            "search_wall_time_s": round(search_seconds, 3),
-        }
 
-    # 4. Summary.
+def _summarize(
+    args, tuner_obj, hypermodel, data, project_dir, finished_before, t_start, t_search,
+    search_seconds, evaluate_test, directory,
+):
+    """Collects the trials, records the session, evaluates the best trial on
+    the test split; returns the summary dict (`summary.build_summary`)."""
+    from symzoo.tuning import spaces as spaces_lib
+    from symzoo.tuning import summary as summary_lib
+
+    role, objective, spec = args["role"], args["objective"], args["spec"]
     trials = summary_lib.collect_trials(tuner_obj)
     finished_now = {t["trial_id"] for t in trials if t["status"] in summary_lib.FINISHED}
     trials_this_run = sorted(finished_now - finished_before)
@@ -569,28 +625,26 @@ def search(
     test = None
     if best is not None and evaluate_test:
         if data is None:
-            data = _load(dataset, seed, data_kwargs)
-        test = evaluate_best(tuner_obj, data, batch_size)
-    summary = summary_lib.build_summary(
-        name=name,
-        tuner=tuner,
+            data = _load(args["dataset"], args["seed"], args["data_kwargs"])
+        test = evaluate_best(tuner_obj, data, args["batch_size"])
+    return summary_lib.build_summary(
+        name=args["name"],
+        tuner=args["tuner"],
         objective=objective,
         space=hypermodel.space,
         trials=trials,
         best=best,
         test=test,
         settings={
-            "max_trials": max_trials,
-            "epochs": epochs,
-            "batch_size": batch_size,
-            "seed": seed,
-            "data": _jsonable(
-                {"dataset": dataset, **{k: v for k, v in data_kwargs.items() if k != "data_dir"}}
-            ),
+            "max_trials": args["max_trials"],
+            "epochs": args["epochs"],
+            "batch_size": args["batch_size"],
+            "seed": args["seed"],
+            "data": _jsonable(_data_record(args)),
             "data_sizes": list(data.sizes()) if data is not None else None,
             "directory": os.fspath(directory),
-            "project_name": project_name,
-            "distributed": bool(distributed),
+            "project_name": args["project_name"],
+            "distributed": args["distributed"],
             "role": role or "single",
             "model_defaults": _jsonable(getattr(spec, "hyperparameters", {}) or {}),
             "model_default_learning_rate": getattr(spec, "learning_rate", None),
@@ -602,12 +656,8 @@ def search(
             "trials_this_run": trials_this_run,
             "sessions": sessions,
         },
-        geometry=spaces_lib.geometry(name, hypermodel.space.get("fixed")),
+        geometry=spaces_lib.geometry(args["name"], hypermodel.space.get("fixed")),
     )
-    if summary_dir is not False:
-        summary_dir = summary_dir or os.path.join(DEFAULT_SUMMARY_ROOT, name)
-        summary["files"] = summary_lib.write_summary(summary, summary_dir)
-    return summary
 
 
 def _record_session(project_dir, session):

@@ -290,20 +290,10 @@ def set_lam_mode(space, lam_mode):
 # --- model names and geometry -------------------------------------------------
 
 
-def _registered_models():
-    """``symzoo.models.list()`` if the models package is importable, else None."""
-    try:
-        from symzoo import models
-    except ImportError:
-        return None
-    lister = getattr(models, "list", None) or getattr(models, "names", None)
-    if lister is None:
-        return None
-    return list(lister())
-
-
 def check_model_name(name):
-    known = _registered_models() or list(KNOWN_MODELS)
+    from symzoo import models
+
+    known = list(models.list())
     if not isinstance(name, str) or name not in known:
         raise ValueError(
             f"Unknown zoo model. Expected `model` to be one of {known}. "

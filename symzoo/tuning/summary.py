@@ -21,7 +21,16 @@ import json
 import math
 import os
 
+from symzoo import _format
+
 FINISHED = ("COMPLETED",)
+#: The file in a project directory that records what a search was started
+#: with; a resumed search must match it (`symzoo.tuning.search`).
+SEARCH_FILE = "symzoo_search.json"
+#: Every run (session) of a project: wall time, new trials, backend, device.
+SESSIONS_FILE = "symzoo_sessions.json"
+#: Per-trial record (wall time, worker, device) in each trial directory.
+TRIAL_FILE = "symzoo_trial.json"
 SUMMARY_JSON = "summary.json"
 SUMMARY_MD = "summary.md"
 
@@ -61,8 +70,6 @@ def _plain(value):
 
 def collect_trials(tuner):
     """One dict per trial of a (non-worker) tuner, in trial-id order."""
-    from symzoo.tuning.search import TRIAL_FILE
-
     records = []
     for tid, trial in sorted(tuner.oracle.trials.items()):
         metrics = {}
@@ -191,17 +198,10 @@ def build_summary(
 
 
 def _fmt(value):
-    if value is None:
-        return "–"
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float):
-        if value == 0:
-            return "0"
-        if abs(value) < 1e-2 or abs(value) >= 1e4:
-            return f"{value:.2e}"
-        return f"{value:.4g}"
-    return str(value)
+    return _format.number(
+        value, 4, sci_below=1e-2, sci_above=1e4, general=True, zero="0", only_floats=True,
+        nonfinite=None,
+    )
 
 
 def markdown(summary, top=10):

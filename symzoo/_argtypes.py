@@ -1,0 +1,25 @@
+"""Argument types shared by the command lines (`symzoo.cli` and the modules
+that own a subcommand), so that no library module imports `symzoo.cli`."""
+
+import argparse
+import ast
+
+
+def parse_assignment(text):
+    """``"key=value"`` → ``(key, value)`` with `value` a Python literal.
+
+    Values that are not Python literals are kept as strings, so
+    ``activation=relu`` gives ``"relu"``; ``offsets=(8,4)`` gives ``(8, 4)``.
+    """
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key.isidentifier():
+        raise argparse.ArgumentTypeError(
+            f"expected KEY=VALUE with KEY a Python identifier, got {text!r}"
+        )
+    raw = raw.strip()
+    try:
+        value = ast.literal_eval(raw)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        value = raw
+    return key, value
