@@ -186,7 +186,10 @@ def _cmd_train(args):
         data_seed=args.data_seed,
         out=args.out,
         learning_rate=args.learning_rate,
-        model_kwargs=_assignments(args.set, "--set"),
+        model_kwargs={
+            **_assignments(args.set, "--set"),
+            **({"dtype_policy": args.dtype_policy} if args.dtype_policy else {}),
+        },
         dataset_kwargs=_assignments(args.dataset_set, "--dataset-set"),
         quick=args.quick,
         verbose=args.verbose,
@@ -316,6 +319,12 @@ def build_parser(delegate=None):
     p.add_argument("--out", help="output directory (default runs/NAME/seedSEED)")
     p.add_argument("--quick", action="store_true", help="tiny data and 2 epochs (smoke test)")
     p.add_argument("--data-dir", help="directory of the MNIST IDX files (MNIST models)")
+    p.add_argument(
+        "--dtype-policy",
+        choices=("float32", "mixed_bfloat16"),
+        default=None,
+        help="Keras dtype policy to build the model under (default: float32)",
+    )
     _add_assignments(
         p,
         "--set",

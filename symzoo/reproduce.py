@@ -495,6 +495,7 @@ _STUDY_SECTIONS = (
      "template per class + the activation + the mean over translations) computes the "
      "projected MLP's function (`benchmarks/complete_extraction.py`; raw numbers in the "
      "`complete_extraction*.json` files beside this card):"),
+    ("speed.md", "Training speed", "Written by `benchmarks/mnist_translation_speed.py` (full table: [benchmarks/results/mnist_translation_speed.md](../../benchmarks/results/mnist_translation_speed.md)):"),
 )
 
 

@@ -103,8 +103,12 @@ def test_penalties_are_added_as_losses():
         2,
         sharing=regularizers.OffsetSharing(0.5, (1, 1)),
         sparsity=regularizers.L1Sparsity(0.1),
+        penalty_mode="add_loss",
     )
-    layer(RNG.random((3, 6)).astype("float32"))
+    x = RNG.random((3, 6)).astype("float32")
+    layer(x)
+    assert layer.losses == []  # inference computes no penalty
+    layer(x, training=True)
     w = np.asarray(layer.kernel)
     expected = [
         0.5 * np.abs(w - np.roll(w, (-1, -1), axis=(1, 2))).mean(),

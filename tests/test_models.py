@@ -166,7 +166,11 @@ def test_penalties_in_losses_and_history():
     model = models.blob1d_translation(seed=0, l1=1e-3)
     x, y = _data("blob1d_translation")
     model(x[:2])
+    assert model.losses == []  # inference computes no penalty
     layer = model.get_layer("class_translation_dense")
+    assert model.penalty_mode == "gradient"
+    model.penalty_mode = "add_loss"  # the reference path puts them in model.losses
+    model(x[:2], training=True)
     assert [n for n, _ in layer.penalties] == ["offset_sharing", "l1_sparsity"]
     assert len(model.losses) == 2
     w = keras.ops.convert_to_numpy(layer.kernel)
@@ -186,7 +190,8 @@ def test_penalties_in_losses_and_history():
 
     # lam=0 and sparsity_alpha=0 disable the penalties.
     plain = models.blob1d_translation(lam=0.0)
-    plain(x[:2])
+    plain.penalty_mode = "add_loss"
+    plain(x[:2], training=True)
     assert plain.losses == []
     assert "offset_sharing" not in plain.fit(x, y, epochs=1, verbose=0).history
     assert models.set_sum(sparsity_alpha=0.0).get_layer("set_linear_sum").penalties == []

@@ -1,24 +1,97 @@
 """Shared machinery of symzoo's layers: the kernel penalties."""
 
 import keras
+from keras import ops
 
+from symzoo import _validation
 from symzoo.regularizers import base as penalty_base
+
+#: How a layer's penalties reach the training step (``penalty_mode=``).
+PENALTY_MODES = ("gradient", "add_loss")
+
+
+def with_added_gradient(kernel, gradient_fn):
+    """Returns `kernel` unchanged, with ``gradient_fn(kernel)`` added to its gradient.
+
+    The forward pass is the identity; the backward pass returns
+    ``upstream + gradient_fn(kernel)``. Differentiating a loss through it is
+    differentiating ``loss + penalty(kernel)`` when ``gradient_fn`` is the
+    penalty's gradient, without the penalty's forward pass and autodiff's
+    intermediate copies: under XLA / ``jax.jit`` the added term is one
+    elementwise expression fused into the optimizer's update.
+
+    TensorFlow and JAX use ``keras.ops.custom_gradient``; other backends (torch)
+    get the same gradient from the zero-valued surrogate
+    ``Σ stop_gradient(g) · W − stop_gradient(Σ g · W)``, returned as the second
+    element (None on TensorFlow / JAX) for the caller to add to the loss.
+    """
+    backend = keras.backend.backend()
+    if backend in ("tensorflow", "jax"):
+        kernel = ops.convert_to_tensor(kernel)
+
+        @ops.custom_gradient
+        def identity(w):
+            def grad(*args, upstream=None):
+                if upstream is None:
+                    (upstream,) = args
+                return ops.add(upstream, ops.cast(gradient_fn(w), upstream.dtype))
+
+            return w, grad
+
+        return identity(kernel), None
+    g = ops.stop_gradient(gradient_fn(kernel))
+    inner = ops.sum(ops.multiply(g, kernel))
+    return kernel, ops.subtract(inner, ops.stop_gradient(inner))
+
+
+class _HostState:
+    """Untracked holder of host-computed penalty gradients (never saved)."""
+
+    def __init__(self):
+        self.variables = {}
 
 
 class PenalizedLayer(keras.layers.Layer):
     """A layer with one ``kernel`` and optional ``sharing`` / ``sparsity`` penalties.
 
-    Each penalty is added with ``add_loss`` on every call (so it is part of the
-    training loss and of ``model.losses``). `penalty_values()` returns the
-    tensors added by the last call keyed by the penalty's name, which
-    `symzoo.models.SymzooModel` logs.
+    Penalties act only in training calls (``training=True``); inference
+    (``predict``, ``serve``, exported SavedModels) computes none of them.
+
+    Penalty modes (``penalty_mode=``), both giving the same gradients, hence the
+    same training trajectory up to float rounding (tests/test_speed_paths.py):
+
+    * ``"gradient"`` (default): the penalty's analytic (sub)gradient
+      (`Penalty.gradient`) is added to the kernel's gradient in the backward
+      pass (`with_added_gradient`); nothing is added to ``model.losses``.
+      `symzoo.models.SymzooModel` adds the penalty's *value* to the reported
+      loss (without gradient), so ``loss`` and the per-penalty logs read the
+      same as with ``"add_loss"``. In a plain ``keras.Model`` the gradient is
+      still applied but the loss it reports leaves the penalty out.
+    * ``"add_loss"``: the penalty is added with ``add_loss`` on every training
+      call and differentiated by the backend (the reference path; slower: it
+      makes the copies autodiff needs, e.g. of the rolled kernel).
+
+    The penalty math runs in float32 on the float32 kernel variable, also under
+    a ``mixed_bfloat16`` policy (the layer disables Keras' autocasting of its
+    variables and casts the kernel to the compute dtype itself).
     """
 
-    def __init__(self, sharing=None, sparsity=None, **kwargs):
+    def __init__(self, sharing=None, sparsity=None, penalty_mode="gradient", **kwargs):
+        kwargs.setdefault("autocast", False)
         super().__init__(**kwargs)
         self.sharing = penalty_base.get(sharing, "sharing")
         self.sparsity = penalty_base.get(sparsity, "sparsity")
+        self.penalty_mode = penalty_mode
         self._penalty_ids = {}
+        self._host_state = _HostState()
+
+    @property
+    def penalty_mode(self):
+        return self._penalty_mode
+
+    @penalty_mode.setter
+    def penalty_mode(self, mode):
+        self._penalty_mode = _validation.one_of("penalty_mode", mode, PENALTY_MODES)
 
     @property
     def penalties(self):
@@ -29,15 +102,92 @@ class PenalizedLayer(keras.layers.Layer):
         for _, penalty in self.penalties:
             penalty.validate(kernel_shape)
 
-    def _add_penalties(self, kernel):
-        self._penalty_ids = {}
+    def _host_penalties(self):
+        """TensorFlow: the penalties whose gradient is computed on the host."""
+        if keras.backend.backend() != "tensorflow" or not self.built:
+            return []
+        return [
+            (name, p)
+            for name, p in self.penalties
+            if hasattr(p, "host_gradient") and p.uses_host_ranking(self.kernel.shape)
+        ]
+
+    def update_host_gradients(self):
+        """TensorFlow: recomputes the host-side penalty gradients from the kernel.
+
+        For penalties that XLA cannot compute fast (`PairwiseSharing` on a large
+        kernel: a sort), the gradient at the current kernel is computed with
+        numpy and stored in an untracked (never saved) variable that the
+        compiled step reads. `SymzooModel` calls this before each compiled
+        training call, so the gradient is the one at the weights the step
+        starts from, as with ``add_loss``; with ``steps_per_execution > 1`` it
+        is refreshed once per execution. Returns the number of gradients
+        updated.
+        """
+        import tensorflow as tf
+
+        count = 0
+        for name, penalty in self._host_penalties():
+            grad = penalty.host_gradient(keras.ops.convert_to_numpy(self.kernel))
+            store = self._host_state.variables
+            if name not in store:
+                with tf.init_scope():
+                    store[name] = tf.Variable(grad, trainable=False, name=f"{name}_grad")
+            else:
+                store[name].assign(grad)
+            count += 1
+        return count
+
+    def penalty_gradient(self, kernel):
+        """The sum of this layer's penalty gradients at `kernel` (None if none)."""
+        host = self._host_state.variables
+        total = None
         for name, penalty in self.penalties:
-            value = penalty(kernel)
-            self.add_loss(value)
-            self._penalty_ids[id(value)] = name
+            if name in host and keras.backend.backend() == "tensorflow":
+                g = ops.convert_to_tensor(host[name])
+            else:
+                g = penalty.gradient(kernel)
+            total = g if total is None else ops.add(total, g)
+        return total
+
+    def _penalized_kernel(self, training):
+        """The float32 kernel to compute with, carrying the training penalties.
+
+        Call it once per ``call``. Outside training it is the plain kernel.
+        """
+        kernel = self.kernel
+        self._penalty_ids = {}
+        if not training or not self.penalties:
+            return kernel
+        if self.penalty_mode == "add_loss":
+            for name, penalty in self.penalties:
+                value = penalty(kernel)
+                self.add_loss(value)
+                self._penalty_ids[id(value)] = name
+            return kernel
+        kernel, surrogate = with_added_gradient(kernel, self.penalty_gradient)
+        if surrogate is not None:
+            self.add_loss(surrogate)
+        return kernel
+
+    def penalty_value(self, name, training=False):
+        """The current value of penalty `name`, for logging (no gradient).
+
+        In training, a penalty whose gradient was computed on the host this
+        step (`update_host_gradients`) is valued from it (``Σ g · W`` for the
+        all-pairs penalty, which is linear in W given the ranks), which costs
+        no second sort.
+        """
+        kernel = self.kernel
+        host = self._host_state.variables.get(name)
+        if training and host is not None and keras.backend.backend() == "tensorflow":
+            value = ops.sum(ops.multiply(ops.convert_to_tensor(host), kernel))
+        else:
+            value = dict(self.penalties)[name].log_value(kernel)
+        return ops.stop_gradient(value)
 
     def penalty_values(self, losses):
-        """Picks this layer's penalties out of a list of loss tensors."""
+        """Picks this layer's ``add_loss`` penalties out of a list of loss tensors."""
         return {
             self._penalty_ids[id(v)]: v for v in losses if id(v) in self._penalty_ids
         }
@@ -50,4 +200,5 @@ class PenalizedLayer(keras.layers.Layer):
             "sparsity": keras.saving.serialize_keras_object(self.sparsity)
             if self.sparsity is not None
             else None,
+            "penalty_mode": self.penalty_mode,
         }

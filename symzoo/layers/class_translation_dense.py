@@ -34,6 +34,13 @@ class ClassTranslationDense(PenalizedLayer):
         sparsity: optional sparsity penalty on the kernel.
         kernel_initializer: initializer of W. Default: truncated normal with
             standard deviation 1/sqrt(d·d') (LeCun over the inner product).
+        penalty_mode: ``"gradient"`` (default) or ``"add_loss"``: how the
+            penalties reach training (same gradients); see `PenalizedLayer`.
+
+    Mixed precision: under a ``mixed_bfloat16`` dtype policy the kernel
+    variable stays float32 (the penalties are computed on it in float32), the
+    product ``x · W`` runs in bfloat16 and the activation, the mean and the
+    returned scores are float32.
 
     Input shape:
         (N, d) or (N, d, d').
@@ -54,9 +61,12 @@ class ClassTranslationDense(PenalizedLayer):
         sharing=None,
         sparsity=None,
         kernel_initializer=None,
+        penalty_mode="gradient",
         **kwargs,
     ):
-        super().__init__(sharing=sharing, sparsity=sparsity, **kwargs)
+        super().__init__(
+            sharing=sharing, sparsity=sparsity, penalty_mode=penalty_mode, **kwargs
+        )
         self.num_classes = _validation.positive_int("num_classes", num_classes)
         if isinstance(strides, int) and not isinstance(strides, bool):
             strides = (strides,)
@@ -118,12 +128,16 @@ class ClassTranslationDense(PenalizedLayer):
     def num_translations(self):
         return math.prod(self._translations)
 
-    def call(self, inputs):
-        self._add_penalties(self.kernel)
+    def call(self, inputs, training=None):
+        kernel = self._penalized_kernel(training)
         features = math.prod(self._spatial)
         x = ops.reshape(inputs, (-1, features))
-        w = ops.reshape(self.kernel, (self.num_classes * self.num_translations, features))
+        w = ops.reshape(kernel, (self.num_classes * self.num_translations, features))
+        w = ops.cast(w, self.compute_dtype)
         z = ops.einsum("nf,tf->nt", ops.cast(x, w.dtype), w)
+        # Activation and mean over translations in float32 (also under mixed
+        # precision: the scores feed a softmax).
+        z = ops.cast(z, "float32")
         z = ops.reshape(self.activation(z), (-1, self.num_classes, self.num_translations))
         return ops.mean(z, axis=-1)
 

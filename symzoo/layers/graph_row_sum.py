@@ -57,10 +57,10 @@ class GraphRowSum(PenalizedLayer):
         )
         self.input_spec = keras.layers.InputSpec(ndim=3, axes={-2: n, -1: n})
 
-    def call(self, inputs):
-        self._add_penalties(self.kernel)
-        a = ops.cast(inputs, self.kernel.dtype)
-        return ops.sum(self.activation(ops.einsum("bil,lj->bij", a, self.kernel)), axis=-1)
+    def call(self, inputs, training=None):
+        kernel = self._penalized_kernel(training)
+        a = ops.cast(inputs, kernel.dtype)
+        return ops.sum(self.activation(ops.einsum("bil,lj->bij", a, kernel)), axis=-1)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], input_shape[1])

@@ -54,10 +54,10 @@ class SetLinearSum(PenalizedLayer):
         )
         self.input_spec = keras.layers.InputSpec(ndim=2, axes={-1: n})
 
-    def call(self, inputs):
-        self._add_penalties(self.kernel)
-        x = ops.cast(inputs, self.kernel.dtype)
-        return ops.sum(ops.einsum("nj,ij->ni", x, self.kernel), axis=-1, keepdims=True)
+    def call(self, inputs, training=None):
+        kernel = self._penalized_kernel(training)
+        x = ops.cast(inputs, kernel.dtype)
+        return ops.sum(ops.einsum("nj,ij->ni", x, kernel), axis=-1, keepdims=True)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], 1)

@@ -198,7 +198,13 @@ def build_model(
         learning_rate: Adam's learning rate (default ``defaults["learning_rate"]``).
         seed: optional integer; calls ``keras.utils.set_random_seed(seed)``
             before building, so the initial weights are reproducible.
-        hyperparameters: the caller's keyword arguments.
+        hyperparameters: the caller's keyword arguments. Two of them are not
+            hyperparameters and every constructor accepts them:
+            ``dtype_policy`` (None: Keras' global policy, ``"float32"`` or
+            ``"mixed_bfloat16"``: the model is built under that policy; with
+            pretrained weights it is rebuilt and the weights transferred) and
+            ``penalty_mode`` (``"gradient"``, the default, or ``"add_loss"``;
+            see `symzoo.layers.PenalizedLayer`).
     """
     from symzoo.models import weights as weights_lib
 
@@ -206,6 +212,8 @@ def build_model(
     source = weights_lib.resolve(weights, name)
     # 2. the other arguments.
     user_hp = dict(hyperparameters or {})
+    dtype_policy = _check_option("dtype_policy", user_hp.pop("dtype_policy", None), DTYPE_POLICIES)
+    penalty_mode = _check_option("penalty_mode", user_hp.pop("penalty_mode", None), PENALTY_MODES)
     hp = merge_hyperparameters(name, defaults, user_hp)
     if learning_rate is None:
         learning_rate = defaults["learning_rate"]
@@ -222,6 +230,45 @@ def build_model(
     if seed is not None:
         keras.utils.set_random_seed(seed)
 
+    previous_policy = keras.config.dtype_policy()
+    if dtype_policy is not None:
+        keras.config.set_dtype_policy(dtype_policy)
+    try:
+        model = _build(
+            name, architecture, defaults, hp, user_hp, source, model_spec,
+            rebuild=dtype_policy is not None,
+        )
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+    if penalty_mode is not None:
+        model.penalty_mode = penalty_mode
+
+    if compile:
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+            loss=task_loss(model_spec.task),
+            metrics=task_metrics(model_spec.task),
+            jit_compile=_jit_compile(name),
+        )
+    return model
+
+
+#: ``dtype_policy=`` values every zoo constructor accepts (None: Keras' global policy).
+DTYPE_POLICIES = ("float32", "mixed_bfloat16")
+#: ``penalty_mode=`` values (see `symzoo.layers.PenalizedLayer`; None: "gradient").
+PENALTY_MODES = ("gradient", "add_loss")
+
+
+def _check_option(arg, value, choices):
+    if value is None:
+        return None
+    return _validation.one_of(arg, value, choices)
+
+
+def _build(name, architecture, defaults, hp, user_hp, source, model_spec, rebuild):
+    """The model from `architecture` (or the pretrained files) under the current policy."""
+    from symzoo.models import weights as weights_lib
+
     if source.kind == "pretrained":
         loaded, manifest = weights_lib.load_pretrained(
             name,
@@ -229,7 +276,7 @@ def build_model(
             input_shape=model_spec.input_shape,
             output_shape=model_spec.output_shape,
         )
-        if not user_hp:
+        if not user_hp and not rebuild:
             model = loaded
         else:
             # New hyperparameters on the pretrained weights (e.g. another λ to
@@ -244,14 +291,6 @@ def build_model(
         model = architecture(**hp)
         if source.kind == "path":
             weights_lib.load_weights_file(model, source.path, name)
-
-    if compile:
-        model.compile(
-            optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
-            loss=task_loss(model_spec.task),
-            metrics=task_metrics(model_spec.task),
-            jit_compile=_jit_compile(name),
-        )
     return model
 
 
@@ -259,8 +298,9 @@ def _jit_compile(name):
     """XLA for the big translation layers on TensorFlow.
 
     Keras turns XLA off on CPU-only TensorFlow ("auto"); for `ClassTranslationDense`
-    it fuses the penalty and the optimizer update and halves the step time on CPU
-    (benchmarks/mnist_translation_speed.py). Other backends keep Keras' choice.
+    it fuses the penalty gradient into the optimizer update and halves the step
+    time on CPU (benchmarks/mnist_translation_speed.py). Other backends keep
+    Keras' choice.
     """
     import keras
 

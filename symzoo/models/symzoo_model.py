@@ -10,10 +10,12 @@ class SymzooModel(keras.Model):
     """A functional model whose symzoo penalties appear by name in the logs.
 
     Build it like any functional model, ``SymzooModel(inputs, outputs)``. The
-    penalties of its symzoo layers are already part of the loss (they are added
-    with ``add_loss``); this class also keeps a running mean of each one, so
-    ``fit`` and ``evaluate`` report e.g. ``offset_sharing`` and
-    ``val_offset_sharing`` beside ``loss``. When two layers use penalties of
+    penalties of its symzoo layers are part of the training loss (see
+    `symzoo.layers.PenalizedLayer` for the two penalty modes, which give the
+    same gradients) and of the evaluation loss; this class keeps a running mean
+    of each one, so ``fit`` and ``evaluate`` report e.g. ``offset_sharing`` and
+    ``val_offset_sharing`` beside ``loss``. ``predict`` and exported models
+    compute no penalty. When two layers use penalties of
     the same kind, the layer's name is put in front (``dense_a/l1_sparsity``).
     """
 
@@ -37,14 +39,79 @@ class SymzooModel(keras.Model):
         # Tracked attribute so that the trackers are in `self.metrics`.
         self.penalty_trackers = [t for _, _, t in self._penalty_trackers]
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, **kwargs):
+    def make_train_function(self, force=False):
+        """Keras' train function; on TensorFlow, preceded by the host-side
+        penalty gradients (`PenalizedLayer.update_host_gradients`) when a layer
+        has one (`PairwiseSharing` on a large kernel in ``"gradient"`` mode)."""
+        function = super().make_train_function(force=force)
+        import keras
+
+        if keras.backend.backend() != "tensorflow":
+            return function
+        layers = [
+            layer
+            for layer in self._flatten_layers(include_self=False)
+            if isinstance(layer, PenalizedLayer)
+            and layer.penalty_mode == "gradient"
+            and layer._host_penalties()
+        ]
+        function = self.train_function
+        if not layers or getattr(function, "_symzoo_host", False):
+            return function
+
+        def train_function(*args, **kwargs):
+            for layer in layers:
+                layer.update_host_gradients()
+            return function(*args, **kwargs)
+
+        train_function._symzoo_host = True
+        self.train_function = train_function
+        return train_function
+
+    @property
+    def penalty_mode(self):
+        """The layers' `penalty_mode` (``"gradient"`` or ``"add_loss"``).
+
+        Setting it sets every symzoo layer's mode; recompile (or call
+        ``model.make_train_function(force=True)``) after changing it on a model
+        that has already trained.
+        """
+        modes = {layer.penalty_mode for layer, _, _ in self._penalty_trackers}
+        return modes.pop() if len(modes) == 1 else ("mixed" if modes else None)
+
+    @penalty_mode.setter
+    def penalty_mode(self, mode):
+        for layer in self._flatten_layers(include_self=False):
+            if isinstance(layer, PenalizedLayer):
+                layer.penalty_mode = mode
+
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
+        """The compiled loss plus every symzoo penalty; logs each penalty.
+
+        In training with ``penalty_mode="add_loss"`` the penalties are already
+        in ``self.losses``. Otherwise (``"gradient"`` training, whose gradient
+        is added in the backward pass, and evaluation, where layers add no
+        loss) the penalty values are computed here from the kernels and added
+        without gradient, so ``loss`` / ``val_loss`` mean the same in both
+        modes. ``predict`` never calls this: inference computes no penalty.
+        """
+        from keras import ops
+
         total = super().compute_loss(
-            x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, **kwargs
+            x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training
         )
-        if self._penalty_trackers:
-            losses = self.losses
-            for layer, name, tracker in self._penalty_trackers:
+        if not self._penalty_trackers:
+            return total
+        losses = self.losses if training else []
+        for layer, name, tracker in self._penalty_trackers:
+            value = None
+            if training and layer.penalty_mode == "add_loss":
                 value = layer.penalty_values(losses).get(name)
-                if value is not None:
-                    tracker.update_state(value)
+            else:
+                value = layer.penalty_value(name, training=training)
+                total = ops.add(total, ops.cast(value, total.dtype))
+            if value is not None:
+                tracker.update_state(value)
         return total

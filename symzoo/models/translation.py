@@ -79,7 +79,8 @@ def _architecture(name):
             sparsity=sparsity,
             name="class_translation_dense",
         )(inputs)
-        outputs = keras.layers.Softmax(name="softmax")(scores)
+        # float32 probabilities also under mixed precision.
+        outputs = keras.layers.Softmax(name="softmax", dtype="float32")(scores)
         return SymzooModel(inputs, outputs, name=name)
 
     return architecture
@@ -114,6 +115,13 @@ _DOC = """{summary}
             axes shifted together) or ``"complete"`` (one generator per axis:
             ties the whole 2D translation group, so a large λ makes the kernel
             a convolution); see `OffsetSharing` (default {{sharing_form}}).
+
+        dtype_policy: None (Keras' global policy), ``"float32"`` or
+            ``"mixed_bfloat16"`` (bfloat16 matmul; float32 kernel, penalties
+            and probabilities).
+        penalty_mode: ``"gradient"`` (default: analytic penalty gradients,
+            fast) or ``"add_loss"`` (autodiff of the penalties; same
+            trajectory); see `symzoo.layers.PenalizedLayer`.
 
     Returns:
         A `SymzooModel` named ``"{name}"``; penalties are logged as

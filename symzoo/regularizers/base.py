@@ -12,9 +12,13 @@ class Penalty(keras.regularizers.Regularizer):
     """A scalar penalty on a layer's kernel, added to the model's losses.
 
     A penalty is a serializable Keras regularizer: ``penalty(kernel)`` returns a
-    scalar tensor. Symzoo layers take penalties as ``sharing=`` / ``sparsity=``
-    and add them with ``add_loss`` on every call, so they appear in
-    ``model.losses``; `symzoo.models.SymzooModel` logs each under `name`.
+    scalar tensor, and ``penalty.gradient(kernel)`` its (sub)gradient with
+    respect to the kernel, written out (`term_gradient` times `factor`) so that
+    training can add it to the kernel's gradient without differentiating the
+    penalty (the fast path). Symzoo layers take penalties as ``sharing=`` /
+    ``sparsity=`` and apply them in training calls only, either way
+    (``penalty_mode=``, see `symzoo.layers.PenalizedLayer`);
+    `symzoo.models.SymzooModel` logs each under `name`.
 
     Reductions:
         ``"sum"`` adds up the per-weight (or per-pair) terms, which is how the
@@ -45,11 +49,48 @@ class Penalty(keras.regularizers.Regularizer):
         """Returns ``(sum_of_terms, number_of_terms)`` before the strength."""
         raise NotImplementedError
 
+    def num_terms(self, kernel_shape):
+        """The number of terms the ``"mean"`` reduction divides by."""
+        count = 1
+        for s in kernel_shape:
+            count *= int(s)
+        return count
+
+    def factor(self, kernel_shape):
+        """The strength times the reduction's ``1 / number_of_terms`` (or 1)."""
+        if self.reduction == "mean":
+            return self.strength / float(max(self.num_terms(kernel_shape), 1))
+        return self.strength
+
     def __call__(self, kernel):
         total, count = self.terms(kernel)
         if self.reduction == "mean":
             total = total / float(max(count, 1))
         return ops.multiply(ops.cast(self.strength, total.dtype), total)
+
+    def log_value(self, kernel):
+        """The penalty's value for logging only (no gradient is taken of it).
+
+        The same number as ``penalty(kernel)``; a subclass may compute it a
+        faster way that is not differentiable (`PairwiseSharing`: from host
+        ranks).
+        """
+        return self(kernel)
+
+    def term_gradient(self, kernel):
+        """The (sub)gradient of the sum of terms with respect to the kernel.
+
+        The same subgradient that automatic differentiation of `terms` takes
+        (``d|x|/dx = sign(x)``, 0 at 0), written out so that it costs one
+        elementwise pass that the compiler can fuse into the optimizer's
+        update instead of the copies autodiff makes.
+        """
+        raise NotImplementedError
+
+    def gradient(self, kernel):
+        """``d penalty(kernel) / d kernel``: `term_gradient` times `factor`."""
+        grad = self.term_gradient(kernel)
+        return ops.multiply(grad, ops.cast(self.factor(kernel.shape), grad.dtype))
 
     def get_config(self):
         return {self._strength_arg: self.strength, "reduction": self.reduction}

@@ -36,6 +36,9 @@ class L1Sparsity(Penalty):
     def terms(self, kernel):
         return ops.sum(ops.abs(kernel)), _size(kernel)
 
+    def term_gradient(self, kernel):
+        return ops.sign(kernel)
+
 
 @keras.saving.register_keras_serializable(package="symzoo")
 class SigmoidSparsity(Penalty):
@@ -63,6 +66,10 @@ class SigmoidSparsity(Penalty):
 
     def terms(self, kernel):
         return ops.sum(ops.sigmoid(self.sharpness * kernel)), _size(kernel)
+
+    def term_gradient(self, kernel):
+        s = ops.sigmoid(self.sharpness * kernel)
+        return (self.sharpness * s) * (1.0 - s)
 
     def get_config(self):
         return {**super().get_config(), "sharpness": self.sharpness}

@@ -1,0 +1,367 @@
+"""The fast penalty path gives the reference path's gradients and trajectories;
+inference and exported models compute no penalty."""
+
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from symzoo.layers import ClassTranslationDense, SetLinearSum
+from symzoo.models.symzoo_model import SymzooModel
+from symzoo.regularizers import (
+    L1Sparsity,
+    OffsetSharing,
+    PairwiseSharing,
+    SigmoidSparsity,
+)
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+PENALTIES_2D = {
+    "offset_diagonal": lambda: OffsetSharing(0.7, (1, 2)),
+    "offset_diagonal_sum": lambda: OffsetSharing(0.01, (2, 3), reduction="sum"),
+    "offset_complete": lambda: OffsetSharing(0.7, (1, 2), form="complete"),
+    "offset_complete_sum": lambda: OffsetSharing(0.01, (1, 1), "sum", form="complete"),
+    "offset_zero_shift": lambda: OffsetSharing(0.5, (0, 2)),
+    "l1": lambda: L1Sparsity(1e-3),
+    "l1_mean": lambda: L1Sparsity(0.3, reduction="mean"),
+    "sigmoid": lambda: SigmoidSparsity(0.01, sharpness=5.0),
+    "sigmoid_mean": lambda: SigmoidSparsity(0.2, sharpness=3.0, reduction="mean"),
+    "pairwise": lambda: PairwiseSharing(1e-4),
+    "pairwise_mean": lambda: PairwiseSharing(0.5, reduction="mean"),
+}
+
+
+def _autodiff_gradient(penalty, kernel):
+    w = tf.Variable(kernel)
+    with tf.GradientTape() as tape:
+        value = penalty(w)
+    return tape.gradient(value, w).numpy()
+
+
+@pytest.mark.parametrize("name", sorted(PENALTIES_2D))
+@pytest.mark.parametrize("shape", [(3, 4, 4, 8, 8), (2, 5, 10)])
+def test_analytic_gradient_matches_autodiff(name, shape):
+    penalty = PENALTIES_2D[name]()
+    kernel = np.random.default_rng(3).normal(size=shape).astype("float32")
+    expected = _autodiff_gradient(penalty, kernel)
+    got = keras.ops.convert_to_numpy(penalty.gradient(keras.ops.convert_to_tensor(kernel)))
+    assert got.shape == kernel.shape
+    scale = np.abs(expected).max()
+    assert scale > 0
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6 * scale)
+
+
+def test_offset_gradient_is_the_numpy_subgradient():
+    # Independent numpy reference: Σ_g sign(W − S_g W) − S_g⁻¹ sign(W − S_g W).
+    penalty = OffsetSharing(1.0, (1, 2), reduction="sum", form="complete")
+    w = np.random.default_rng(0).normal(size=(2, 4, 4, 8, 8)).astype("float32")
+    expected = np.zeros_like(w)
+    for axes, shifts in (((1, 3), (-1, -2)), ((2, 4), (-1, -2))):
+        s = np.sign(w - np.roll(w, shifts, axes))
+        expected += s - np.roll(s, [-x for x in shifts], axes)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(penalty.gradient(w)), expected)
+
+
+def _translation_model(mode, sharing, sparsity, seed=0):
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((8, 8))
+    scores = ClassTranslationDense(
+        3, strides=2, sharing=sharing, sparsity=sparsity, penalty_mode=mode, name="ctd"
+    )(inputs)
+    model = SymzooModel(inputs, keras.layers.Softmax()(scores))
+    model.compile(
+        keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy", jit_compile=True
+    )
+    return model
+
+
+TRAJECTORY_CASES = {
+    "offset_diagonal+l1": (lambda: OffsetSharing(0.5, (1, 2)), lambda: L1Sparsity(1e-3)),
+    "offset_complete+sigmoid": (
+        lambda: OffsetSharing(0.5, (1, 2), form="complete"),
+        lambda: SigmoidSparsity(1e-3, sharpness=10.0),
+    ),
+    "pairwise": (lambda: PairwiseSharing(1e-6), lambda: None),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TRAJECTORY_CASES))
+def test_gradient_and_add_loss_paths_train_alike(case):
+    make_sharing, make_sparsity = TRAJECTORY_CASES[case]
+    rng = np.random.default_rng(1)
+    x = rng.random((32, 8, 8), dtype=np.float32)
+    y = rng.integers(0, 3, 32)
+    ref = _translation_model("add_loss", make_sharing(), make_sparsity())
+    fast = _translation_model("gradient", make_sharing(), make_sparsity())
+    assert ref.penalty_mode == "add_loss" and fast.penalty_mode == "gradient"
+    np.testing.assert_array_equal(ref.weights[0].numpy(), fast.weights[0].numpy())
+    for _ in range(6):
+        log_ref = ref.train_on_batch(x, y, return_dict=True)
+        log_fast = fast.train_on_batch(x, y, return_dict=True)
+    # The penalties moved the kernel: the trajectories are not trivially equal.
+    assert not np.allclose(ref.weights[0].numpy(), _translation_model(
+        "add_loss", None, None).weights[0].numpy())
+    np.testing.assert_allclose(
+        fast.weights[0].numpy(), ref.weights[0].numpy(), rtol=1e-4, atol=1e-6
+    )
+    assert set(log_ref) == set(log_fast)
+    for key in log_ref:
+        np.testing.assert_allclose(log_fast[key], log_ref[key], rtol=1e-5, err_msg=key)
+    # Evaluation reports the same loss and penalties (computed from the kernel).
+    ev_ref = ref.evaluate(x, y, return_dict=True, verbose=0)
+    ev_fast = fast.evaluate(x, y, return_dict=True, verbose=0)
+    for key in ev_ref:
+        np.testing.assert_allclose(ev_fast[key], ev_ref[key], rtol=1e-5, err_msg=key)
+
+
+def test_rank_coefficients_match_argsort():
+    from symzoo.regularizers.pairwise_sharing import rank_coefficients
+
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=1000).astype(np.float32)
+    values[:10] = [0.0, -0.0, 1.5, -1.5, 3e-39, -3e-39, np.inf, -np.inf, 1e30, -1e30]
+    ranks = np.argsort(np.argsort(values, kind="stable"), kind="stable")
+    expected = 2 * ranks - (values.size - 1)
+    got = rank_coefficients(values.reshape(10, 100))
+    # +0.0 and -0.0 are equal values with ranks in either order.
+    tie = np.isin(np.arange(1000), [0, 1])
+    np.testing.assert_array_equal(got[~tie], expected[~tie])
+    assert sorted(got[tie]) == sorted(expected[tie])
+
+
+def test_pairwise_host_ranking_trains_like_add_loss(monkeypatch):
+    # The host (numpy) ranking used for large kernels, forced on a small one.
+    monkeypatch.setattr(PairwiseSharing, "host_ranking_min_size", 0)
+    rng = np.random.default_rng(1)
+    x = rng.random((32, 8, 8), dtype=np.float32)
+    y = rng.integers(0, 3, 32)
+    ref = _translation_model("add_loss", PairwiseSharing(1e-5), None)
+    fast = _translation_model("gradient", PairwiseSharing(1e-5), None)
+    for _ in range(4):
+        log_ref = ref.train_on_batch(x, y, return_dict=True)
+        log_fast = fast.train_on_batch(x, y, return_dict=True)
+    layer = fast.get_layer("ctd")
+    assert list(layer._host_state.variables) == ["pairwise_sharing"]
+    np.testing.assert_allclose(
+        fast.weights[0].numpy(), ref.weights[0].numpy(), rtol=1e-4, atol=1e-6
+    )
+    np.testing.assert_allclose(log_fast["loss"], log_ref["loss"], rtol=1e-5)
+    # The host gradient is not a weight of the model.
+    assert len(fast.weights) == 1
+
+
+def test_penalty_log_and_loss_include_the_penalty_in_gradient_mode():
+    sharing = OffsetSharing(0.5, (1, 2))
+    model = _translation_model("gradient", sharing, None)
+    rng = np.random.default_rng(2)
+    x, y = rng.random((16, 8, 8), dtype=np.float32), rng.integers(0, 3, 16)
+    logs = model.evaluate(x, y, return_dict=True, verbose=0)
+    kernel = model.get_layer("ctd").kernel
+    expected = float(sharing(kernel))
+    np.testing.assert_allclose(logs["offset_sharing"], expected, rtol=1e-6)
+    data_loss = keras.losses.sparse_categorical_crossentropy(y, model.predict(x, verbose=0))
+    np.testing.assert_allclose(
+        logs["loss"], float(np.mean(data_loss)) + expected, rtol=1e-5
+    )
+
+
+def test_set_layer_pairwise_paths_train_alike():
+    def build(mode):
+        keras.utils.set_random_seed(0)
+        inputs = keras.Input((6,))
+        out = SetLinearSum(sharing=PairwiseSharing(1e-2), penalty_mode=mode)(inputs)
+        model = SymzooModel(inputs, out)
+        model.compile(keras.optimizers.Adam(1e-2), "mse")
+        return model
+
+    rng = np.random.default_rng(0)
+    x = rng.random((16, 6), dtype=np.float32)
+    y = x.sum(axis=1, keepdims=True)
+    ref, fast = build("add_loss"), build("gradient")
+    for _ in range(5):
+        ref.train_on_batch(x, y)
+        fast.train_on_batch(x, y)
+    np.testing.assert_allclose(fast.weights[0].numpy(), ref.weights[0].numpy(), atol=1e-6)
+
+
+def test_penalty_mode_is_validated_and_serialized():
+    with pytest.raises(ValueError, match="penalty_mode"):
+        ClassTranslationDense(3, penalty_mode="fast")
+    layer = ClassTranslationDense(3, sharing=OffsetSharing(1.0), penalty_mode="add_loss")
+    clone = ClassTranslationDense.from_config(layer.get_config())
+    assert clone.penalty_mode == "add_loss"
+    # Configs written before the option existed load in the default mode.
+    config = layer.get_config()
+    del config["penalty_mode"]
+    assert ClassTranslationDense.from_config(config).penalty_mode == "gradient"
+
+
+@pytest.mark.parametrize("mode", ["gradient", "add_loss"])
+def test_inference_adds_no_penalty(mode):
+    model = _translation_model(mode, OffsetSharing(0.5, (1, 2)), L1Sparsity(1e-3))
+    x = np.random.default_rng(0).random((4, 8, 8), dtype=np.float32)
+    model(x, training=False)
+    assert model.losses == []
+    model(x, training=True)
+    assert len(model.losses) == (2 if mode == "add_loss" else 0)
+
+
+def _op_types(saved_model_dir):
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    proto = saved_model_pb2.SavedModel()
+    with open(os.path.join(saved_model_dir, "saved_model.pb"), "rb") as f:
+        proto.ParseFromString(f.read())
+    types = []
+    for meta in proto.meta_graphs:
+        types += [node.op for node in meta.graph_def.node]
+        for function in meta.graph_def.library.function:
+            types += [node.op for node in function.node_def]
+    return sorted(types)
+
+
+def test_exported_saved_model_holds_no_penalty_ops(tmp_path):
+    from symzoo._saved_model import export_frozen_saved_model
+
+    penalized = _translation_model(
+        "gradient",
+        OffsetSharing(0.5, (1, 2), form="complete"),
+        SigmoidSparsity(1e-3),
+    )
+    plain = _translation_model("gradient", None, None)
+    x = np.random.default_rng(0).random((4, 8, 8), dtype=np.float32)
+    y = np.array([0, 1, 2, 0])
+    penalized.train_on_batch(x, y)  # a trained model: the train function exists
+    export_frozen_saved_model(penalized, tmp_path / "penalized")
+    export_frozen_saved_model(plain, tmp_path / "plain")
+    ops_penalized = _op_types(tmp_path / "penalized")
+    # No op of the penalties (roll, abs, sign, sigmoid, sort) is in the graph,
+    # which is op for op the graph of the same model without penalties.
+    assert not {"Roll", "Abs", "Sign", "Sigmoid", "TopKV2"} & set(ops_penalized)
+    assert ops_penalized == _op_types(tmp_path / "plain")
+    served = tf.saved_model.load(str(tmp_path / "penalized")).serve(x).numpy()
+    np.testing.assert_allclose(served, penalized.predict(x, verbose=0), rtol=1e-5)
+
+
+_BACKEND_SCRIPT = r"""
+import numpy as np, keras
+from symzoo.layers import ClassTranslationDense
+from symzoo.models.symzoo_model import SymzooModel
+from symzoo.regularizers import OffsetSharing, L1Sparsity
+
+def build(mode):
+    keras.utils.set_random_seed(0)
+    i = keras.Input((8, 8))
+    s = ClassTranslationDense(3, strides=2, penalty_mode=mode,
+        sharing=OffsetSharing(0.5, (1, 2), form="complete"), sparsity=L1Sparsity(1e-3))(i)
+    m = SymzooModel(i, keras.layers.Softmax()(s))
+    m.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy")
+    return m
+
+rng = np.random.default_rng(1)
+x = rng.random((32, 8, 8), dtype=np.float32); y = rng.integers(0, 3, 32)
+ref, fast = build("add_loss"), build("gradient")
+for _ in range(5):
+    a = ref.train_on_batch(x, y, return_dict=True)
+    b = fast.train_on_batch(x, y, return_dict=True)
+w_ref = keras.ops.convert_to_numpy(ref.weights[0].value)
+w_fast = keras.ops.convert_to_numpy(fast.weights[0].value)
+np.testing.assert_allclose(w_fast, w_ref, rtol=1e-4, atol=1e-6)
+for k in a:
+    np.testing.assert_allclose(b[k], a[k], rtol=1e-5, err_msg=k)
+
+# Pairwise sharing with the host (numpy) ranking of large kernels, forced.
+from symzoo.regularizers import PairwiseSharing
+PairwiseSharing.host_ranking_min_size = 0
+def build_pairwise(mode):
+    keras.utils.set_random_seed(0)
+    i = keras.Input((8, 8))
+    s = ClassTranslationDense(3, strides=2, penalty_mode=mode,
+        sharing=PairwiseSharing(1e-5))(i)
+    m = SymzooModel(i, keras.layers.Softmax()(s))
+    m.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy")
+    return m
+ref, fast = build_pairwise("add_loss"), build_pairwise("gradient")
+for _ in range(4):
+    ref.train_on_batch(x, y)
+    fast.train_on_batch(x, y)
+np.testing.assert_allclose(keras.ops.convert_to_numpy(fast.weights[0].value),
+    keras.ops.convert_to_numpy(ref.weights[0].value), rtol=1e-4, atol=1e-6)
+
+if keras.backend.backend() == "jax":
+    # Inference traces op for op the same program with and without penalties.
+    import jax
+
+    def primitives(model):
+        tv = [v.value for v in model.trainable_variables]
+        ntv = [v.value for v in model.non_trainable_variables]
+        jaxpr = jax.make_jaxpr(
+            lambda tv, ntv, x: model.stateless_call(tv, ntv, x, training=False)
+        )(tv, ntv, x[:4])
+        return [e.primitive.name for e in jaxpr.eqns]
+
+    keras.utils.set_random_seed(0)
+    i = keras.Input((8, 8))
+    plain = SymzooModel(i, keras.layers.Softmax()(ClassTranslationDense(3, strides=2)(i)))
+    assert primitives(fast) == primitives(plain), (primitives(fast), primitives(plain))
+print("OK", keras.backend.backend())
+"""
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_other_backends_paths_train_alike(backend):
+    pytest.importorskip(backend)
+    env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": REPO}
+    result = subprocess.run(
+        [sys.executable, "-c", _BACKEND_SCRIPT],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"OK {backend}" in result.stdout
+
+
+def test_mixed_bfloat16_trains_saves_and_serves(tmp_path):
+    from symzoo import models
+    from symzoo._saved_model import export_frozen_saved_model
+
+    before = keras.config.dtype_policy().name
+    model = models.blob2d_translation(seed=0, dtype_policy="mixed_bfloat16", l1=1e-4)
+    assert keras.config.dtype_policy().name == before  # the global policy is restored
+    layer = model.get_layer("class_translation_dense")
+    assert layer.dtype_policy.name == "mixed_bfloat16"
+    assert layer.compute_dtype == "bfloat16" and layer.kernel.dtype == "float32"
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 10, 10), dtype=np.float32)
+    y = rng.integers(0, 3, 64)
+    history = model.fit(x, y, epochs=4, batch_size=16, verbose=0).history
+    assert history["loss"][-1] < history["loss"][0]
+    assert "offset_sharing" in history and "l1_sparsity" in history
+    probs = model.predict(x, verbose=0)
+    assert probs.dtype == np.float32
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    # bfloat16 products: not the float32 model's outputs, but close to them.
+    reference = models.blob2d_translation(dtype_policy="float32", l1=1e-4)
+    reference.set_weights(model.get_weights())
+    exact = reference.predict(x, verbose=0)
+    assert 0 < np.abs(probs - exact).max() < 0.05
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert loaded.get_layer("class_translation_dense").dtype_policy.name == "mixed_bfloat16"
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), probs)
+    export_frozen_saved_model(model, tmp_path / "sm")
+    served = tf.saved_model.load(str(tmp_path / "sm")).serve(x).numpy()
+    np.testing.assert_allclose(served, probs, atol=1e-6)
+    with pytest.raises(ValueError, match="dtype_policy"):
+        models.blob2d_translation(dtype_policy="float16")
+    with pytest.raises(ValueError, match="penalty_mode"):
+        models.blob2d_translation(penalty_mode="fast")
+    assert models.blob2d_translation(penalty_mode="add_loss").penalty_mode == "add_loss"
