@@ -331,11 +331,18 @@ def _export(row, model, root):
     """`symzoo.training.export` of a selected run, with the study's manifest fields."""
     from symzoo import training
 
+    from symzoo import models
+
     folder = pathlib.Path(root) / export_name(row["task"], row["method"])
-    sharing = {"cnn": "circular_convolution", "none": "none"}.get(row["method"], row["method"])
+    sharing = {"cnn": "convolution", "pairwise_prox": "all_pairs_prox",
+               "pairwise_subgradient": "pairwise_sharing"}.get(row["method"], row["method"])
     extra = {
-        "task": row["task"],
-        "sharing": "all_pairs_prox" if row["method"] == "pairwise_prox" else sharing,
+        # The zoo's manifest fields: task = the data set, zoo_model, sharing.
+        "task": models.spec(model.name).dataset,
+        "zoo_model": model.name,
+        "sharing": sharing,
+        "discovery_task": row["task"],
+        "discovery_method": row["method"],
         "lam": row["lam"],
         "seed": row["seed"],
         "epochs": row["epochs"],
@@ -381,8 +388,10 @@ def run(tasks=None, methods=None, seeds=(0,), epochs=None, verbose=0, log=_print
     (``selected: True``; the other λ rows are kept with ``selected: False``).
     With ``export`` (a folder, e.g. ``saved_models``), the selected seed-0
     models of `EXPORTS` are written there by `symzoo.training.export`, named
-    by `export_name`, with ``task``, ``sharing`` and (shuffled pixels)
-    ``pixel_permutation`` in the manifest.
+    by `export_name`, with ``task`` (the data set), ``zoo_model``, ``sharing``
+    (``"all_pairs_prox"``, ``"convolution"``), ``discovery_task``,
+    ``dataset_kwargs`` and (shuffled pixels) ``pixel_permutation`` in the
+    manifest.
     """
     tasks = list(TASKS) if tasks is None else [
         _validation.one_of("task", t, tuple(TASKS)) for t in tasks

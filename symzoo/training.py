@@ -735,7 +735,7 @@ def _without_optimizer(model):
     """A copy of `model` with its weights and no optimizer state (3x smaller with Adam)."""
     import keras
 
-    if model.optimizer is None:
+    if getattr(model, "optimizer", None) is None:  # uncompiled models have no attribute
         return model
     clone = model.__class__.from_config(model.get_config())
     clone.set_weights(model.get_weights())

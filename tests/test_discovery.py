@@ -112,8 +112,8 @@ def test_run_end_to_end_exports_and_writes(tmp_path, monkeypatch):
     chosen = next(r for r in rows if r["method"] == "pairwise_prox" and r["selected"])
     folder = tmp_path / "saved_models" / "graph_degree_pairwise_prox"
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert (manifest["task"], manifest["sharing"], manifest["lam"]) == (
-        "graph", "all_pairs_prox", chosen["lam"])
+    assert (manifest["task"], manifest["discovery_task"], manifest["sharing"],
+            manifest["lam"]) == ("graph_degree", "graph", "all_pairs_prox", chosen["lam"])
     kernel = keras.ops.convert_to_numpy(
         keras.models.load_model(folder / "model.keras").get_layer("graph_row_sum").kernel)
     assert partition.num_groups(partition.tie_partition(kernel)) == chosen["groups"]

@@ -20,21 +20,23 @@ def _manifest(folder):
 
 
 @pytest.mark.parametrize(
-    "folder,task,sharing",
+    "folder,dataset,study_task,sharing",
     [
-        ("torus_mnist_fc", "torus_mnist", "all_pairs_prox"),
-        ("torus_mnist_fc_shuffled", "torus_mnist_shuffled", "all_pairs_prox"),
-        ("torus_mnist_cnn", "torus_mnist", "circular_convolution"),
-        ("torus_mnist_cnn_shuffled", "torus_mnist_shuffled", "circular_convolution"),
-        ("set_sum_pairwise_prox", "sets", "all_pairs_prox"),
-        ("graph_degree_pairwise_prox", "graph", "all_pairs_prox"),
+        ("torus_mnist_fc", "torus_mnist", "torus_mnist", "all_pairs_prox"),
+        ("torus_mnist_fc_shuffled", "torus_mnist", "torus_mnist_shuffled", "all_pairs_prox"),
+        ("torus_mnist_cnn", "torus_mnist", "torus_mnist", "convolution"),
+        ("torus_mnist_cnn_shuffled", "torus_mnist", "torus_mnist_shuffled", "convolution"),
+        ("set_sum_pairwise_prox", "set_sum", "sets", "all_pairs_prox"),
+        ("graph_degree_pairwise_prox", "graph_degree", "graph", "all_pairs_prox"),
     ],
 )
-def test_manifests(folder, task, sharing):
+def test_manifests(folder, dataset, study_task, sharing):
     m = _manifest(folder)
-    assert (m["task"], m["sharing"]) == (task, sharing)
-    if task.endswith("_shuffled"):
+    assert (m["task"], m["discovery_task"], m["sharing"]) == (dataset, study_task, sharing)
+    assert m["zoo_model"] == m["name"]
+    if study_task.endswith("_shuffled"):
         assert m["pixel_permutation"] == [int(i) for i in pixel_permutation(0)]
+        assert m["dataset_kwargs"]["pixel_permutation"] == 0
     else:
         assert "pixel_permutation" not in m
 

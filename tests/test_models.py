@@ -450,3 +450,23 @@ def test_manifest_lists_every_file_recursively(tmp_path):
         weights_lib.write_manifest(tmp_path, "demo", {"files": {}})
     with pytest.raises(FileNotFoundError):
         weights_lib.write_manifest(tmp_path / "nowhere", "demo")
+
+
+def test_manifest_model_facts(tmp_path):
+    (tmp_path / "model.keras").write_bytes(b"abc")
+    facts = weights_lib.model_facts
+    assert facts("mnist_translation") == {"task": "padded_mnist", "sharing": "offset_diagonal"}
+    assert facts("blob2d_translation", {"lam": 2.0, "sharing_form": "complete"})["sharing"] == (
+        "offset_complete")
+    assert facts("blob2d_translation", {"lam": 0.0})["sharing"] == "none"
+    assert facts("cnn2d") == {"task": "blob2d", "sharing": "convolution"}
+    assert facts("set_sum", {"sharing": {"class_name": "PairwiseSharing"}})["sharing"] == (
+        "pairwise_sharing")
+    assert facts("not_a_zoo_model") == {}
+    manifest = weights_lib.write_manifest(
+        tmp_path, "blob1d_translation", {"hyperparameters": {"lam": 0.0}})
+    assert (manifest["task"], manifest["sharing"]) == ("blob1d", "none")
+    # Explicit fields win; add_model_facts keeps them and the file hashes.
+    manifest = weights_lib.write_manifest(tmp_path, "blob1d_translation", {"sharing": "x"})
+    again = weights_lib.add_model_facts(tmp_path)
+    assert again["sharing"] == "x" and again["files"] == manifest["files"]

@@ -154,17 +154,18 @@ def test_committed_saved_model_reaches_its_manifest_metric(name, request):
 
     directory = REPO / "saved_models" / name
     manifest = weights.verify_manifest(directory)
-    # Folders of the discovery study (e.g. set_sum_pairwise_prox,
-    # torus_mnist_cnn_shuffled) hold a zoo model (manifest "name") trained on
-    # its data set with the manifest's dataset_kwargs.
-    spec = models.spec(manifest["name"])
-    mnist = spec.dataset in ("padded_mnist", "torus_mnist")
+    # Folders beside the zoo defaults (e.g. blob2d_translation_complete_compact,
+    # torus_mnist_cnn_shuffled) name their zoo model and data set in the manifest,
+    # and the data set's arguments (e.g. a pixel permutation) when they differ.
+    spec = models.spec(manifest.get("zoo_model", name))
+    dataset = manifest.get("task", spec.dataset)
+    mnist = dataset in ("padded_mnist", "torus_mnist")
     kwargs = dict(manifest.get("dataset_kwargs") or {})
     if "sizes" in kwargs:
         kwargs["sizes"] = tuple(kwargs["sizes"])
     if mnist:
         kwargs["data_dir"] = request.getfixturevalue("mnist_dir")
-    data = datasets.load(spec.dataset, seed=manifest["data_seed"], **kwargs)
+    data = datasets.load(dataset, seed=manifest["data_seed"], **kwargs)
     x, y = data.test
     if mnist:
         idx = np.random.default_rng(0).permutation(len(y))[:MNIST_SAMPLE]
