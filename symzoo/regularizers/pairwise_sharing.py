@@ -4,6 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from symzoo.regularizers._sorting import sorted_with_order
 from symzoo.regularizers.base import Penalty
 
 
@@ -171,15 +172,7 @@ def rank_coefficients(values):
         raise ValueError(
             f"Expected fewer than 2**32 values to rank. Received: {n} values"
         )
-    bits = flat.view(np.uint32)
-    # IEEE-754 order as unsigned integers: flip negatives, set positives' sign bit.
-    keys = np.where(bits >> np.uint32(31), ~bits, bits | np.uint32(0x80000000))
-    keys = keys.astype(np.uint64)
-    keys <<= np.uint64(32)
-    keys |= np.arange(n, dtype=np.uint64)
-    keys.sort()
-    order = keys & np.uint64(0xFFFFFFFF)
-    del keys
+    _, order = sorted_with_order(flat)
     coef = np.empty(n, dtype=np.float32)
     coef[order] = np.arange(-(n - 1), n, 2, dtype=np.float64).astype(np.float32)
     return coef

@@ -26,7 +26,8 @@ further prox step with a larger τ (the groups only merge).
 import keras
 import numpy as np
 
-_SIGN = np.uint32(0x80000000)
+from symzoo.regularizers._sorting import sorted_with_order
+
 
 
 def _check_threshold(threshold):
@@ -45,30 +46,6 @@ def _check_threshold(threshold):
             f"Received: threshold={threshold!r}"
         )
     return value
-
-
-def _sorted_with_order(flat):
-    """``(sorted values, permutation)`` of a 1-D float array.
-
-    For float32 (the kernels' dtype) this sorts one uint64 array whose high
-    32 bits are an order-preserving integer image of the float and whose low
-    bits are the index: numpy's SIMD sort of uint64 is about twice as fast as
-    ``argsort`` of float32 (benchmarks/pairwise_prox_speed.py). Other dtypes
-    use ``argsort``.
-    """
-    n = flat.shape[0]
-    if flat.dtype == np.float32 and n < 2**32:
-        bits = flat.view(np.uint32)
-        # Order-preserving map float32 -> uint32: flip all bits of negatives,
-        # flip the sign bit of non-negatives (-0.0 sorts just below +0.0).
-        key = np.where(bits & _SIGN, ~bits, bits | _SIGN).astype(np.uint64)
-        key <<= np.uint64(32)
-        key |= np.arange(n, dtype=np.uint64)
-        key.sort()
-        order = (key & np.uint64(0xFFFFFFFF)).astype(np.intp)
-        return flat[order], order
-    order = np.argsort(flat, kind="stable")
-    return flat[order], order
 
 
 def pairwise_prox(values, threshold):
@@ -107,7 +84,7 @@ def pairwise_prox(values, threshold):
 
     from scipy.optimize import isotonic_regression
 
-    ordered, order = _sorted_with_order(flat)
+    ordered, order = sorted_with_order(flat)
     # z_i = θ_(i) − τ (2i − n + 1), in float64: τ·c reaches τ·n.
     z = np.arange(n, dtype=np.float64)
     z *= -2.0 * tau
