@@ -28,6 +28,7 @@ setup(
     python_requires=">=3.10",
     install_requires=[
         "numpy>=1.26",
+        "scipy>=1.12",  # isotonic_regression (all-pairs prox), linear_sum_assignment
         "tensorflow>=2.16,<2.22",
         "keras>=3.10,<4",
         "keras-tuner>=1.4.7,<1.5",

@@ -19,6 +19,10 @@ the functions, so ``import symzoo.plots`` is cheap.
     translations (the projected template): for a learned convolution the
     same pattern moves along the diagonal by s pixels per translation step.
 
+* ``plot_template_grid(kernel, path, classes)``: the templates of a 2D kernel on
+  the full translation grid (i, j), not only its diagonal, so that sharing along
+  both translation axes (or its absence) is visible.
+
 * ``plot_samples(x, y, kind, path)``: a few examples per class (images), or a
   few sets / adjacency matrices with their targets.
 """
@@ -177,6 +181,70 @@ def _plot_image_kernel(kernel, kind, title, max_columns=6):
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
+
+
+def _grid_steps(count, max_cells):
+    step = max(1, -(-count // max_cells))  # ceil
+    return list(range(0, count, step))
+
+
+def plot_template_grid(kernel, path, classes=(0,), max_cells=8, title=None):
+    """Writes a PNG of the full translation grid of a 2D `ClassTranslationDense` kernel.
+
+    For each class in `classes`, one mosaic whose cell (a, b) is the template
+    W[k, i_a, j_b] (d × d' pixels) of translation (i_a, j_b), on a grid of at most
+    `max_cells` × `max_cells` translations evenly spaced over T × T' (every
+    translation when T ≤ max_cells). A kernel tied along the whole translation group
+    (a convolution) shows one pattern moving down the rows *and* along the columns by
+    s pixels per translation step; the report's diagonal sharing ties only the cells
+    on each diagonal, so off-diagonal cells differ. Cells are separated by a grey
+    line; one colour scale per class (symmetric around 0).
+
+    Args:
+        kernel: (C, T, T', d, d') numpy array or keras Variable.
+        path: output PNG path.
+        classes: class indices to draw (one mosaic each).
+        max_cells: the most translations per axis shown.
+        title: optional figure title.
+    Returns:
+        The path.
+    """
+    kernel = _to_numpy(kernel).astype(np.float32, copy=False)
+    _check_rank(kernel, (5,), "blob2d")
+    classes = [int(k) for k in classes]
+    if not classes or min(classes) < 0 or max(classes) >= kernel.shape[0]:
+        raise ValueError(
+            f"Expected `classes` to be indices in [0, {kernel.shape[0]}). "
+            f"Received: classes={classes!r}"
+        )
+    rows = _grid_steps(kernel.shape[1], max_cells)
+    cols = _grid_steps(kernel.shape[2], max_cells)
+    d1, d2 = kernel.shape[3:]
+    fig = _figure((4.2 * len(classes) + 0.4, 4.6))
+    axes = fig.subplots(1, len(classes), squeeze=False)[0]
+    for ax, k in zip(axes, classes):
+        mosaic = np.full((len(rows) * (d1 + 1) - 1, len(cols) * (d2 + 1) - 1), np.nan,
+                         dtype=np.float32)
+        for a, i in enumerate(rows):
+            for b, j in enumerate(cols):
+                mosaic[a * (d1 + 1):a * (d1 + 1) + d1, b * (d2 + 1):b * (d2 + 1) + d2] = (
+                    kernel[k, i, j])
+        lo, hi = _symmetric_limits(kernel[k])
+        import matplotlib
+
+        cmap = matplotlib.colormaps["RdBu_r"].copy()
+        cmap.set_bad("0.6")
+        ax.imshow(np.ma.masked_invalid(mosaic), cmap=cmap, vmin=lo, vmax=hi,
+                  interpolation="nearest")
+        ax.set_xticks([b * (d2 + 1) + d2 / 2 for b in range(len(cols))], [str(j) for j in cols])
+        ax.set_yticks([a * (d1 + 1) + d1 / 2 for a in range(len(rows))], [str(i) for i in rows])
+        ax.tick_params(labelsize=6)
+        ax.set_xlabel("translation j (columns)", fontsize=7)
+        ax.set_ylabel("translation i (rows)", fontsize=7)
+        ax.set_title(f"class {k}: W[{k}, i, j]", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return _save(fig, path)
 
 
 def plot_kernel(kernel, kind, path, title=None):

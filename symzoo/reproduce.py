@@ -133,6 +133,44 @@ EXPERIMENTS = (
                     "row above: does b' = s·b beat the report's choice?"),
     Experiment("mnist_cnn", "mnist_cnn", "CNN baseline", "accuracy", 0.8804, max_seeds=1,
                default=True),
+    # Complete sharing (issue 9): one OffsetSharing generator per translation axis, at the
+    # recipe of the default rows above, against no sharing and the diagonal form.
+    Experiment("blob2d_no_sharing", "blob2d_translation", "MLP, ELU, no sharing, tuned training",
+               "accuracy", None, {"activation": "elu", "lam": 0.0}, learning_rate=0.1,
+               note="the control of the tuned row: the same training without OffsetSharing"),
+    Experiment("blob2d_complete", "blob2d_translation",
+               "MLP, ELU, complete sharing, tuned training", "accuracy", None,
+               {"activation": "elu", "lam": 0.1, "sharing_form": "complete"}, learning_rate=0.1,
+               note="the tuned row with OffsetSharing(form=\"complete\"): one generator per "
+                    "translation axis, (b, b') = (1, 1), so the penalty ties the whole 2D "
+                    "translation group (the tuned row's diagonal form ties only the chains "
+                    "(i, j) → (i+1, j+1))"),
+    Experiment("blob2d_complete_lam2", "blob2d_translation",
+               "MLP, ELU, complete sharing λ=2, tuned training", "accuracy", None,
+               {"activation": "elu", "lam": 2.0, "sharing_form": "complete"}, learning_rate=0.1,
+               note="the row above at λ=2, the λ of {0.1, 1, 2, 3, 5, 10, 100, 1000} with the "
+                    "best validation accuracy of the projected (compact) model, seed 0 "
+                    "(benchmarks/complete_sharing_sweep.py): at λ=0.1 the penalty keeps "
+                    "only about a third of ‖W‖² in the convolution subspace, from λ=3 on the "
+                    "tied model learns too slowly for 10 epochs"),
+    Experiment("mnist_complete_long", "mnist_translation",
+               "MLP, (1, 2) complete, λ=10, 8 epochs, cosine lr", "accuracy", None,
+               {"offsets": (1, 2), "lam": 10.0, "sharing_form": "complete"}, epochs=8,
+               max_seeds=2, lr_schedule="cosine",
+               note="the default row's recipe with OffsetSharing(form=\"complete\"): one "
+                    "generator per translation axis, so the penalty ties the whole 2D "
+                    "stride-2 translation group, not the diagonal chains only"),
+    Experiment("mnist_complete_long_elu", "mnist_translation",
+               "MLP, ELU, (1, 2) complete, λ=10, 8 epochs, cosine lr", "accuracy", None,
+               {"activation": "elu", "offsets": (1, 2), "lam": 10.0, "sharing_form": "complete"},
+               epochs=8, max_seeds=2, lr_schedule="cosine",
+               note="the row above with ELU instead of ReLU"),
+    Experiment("mnist_search_best_long", "mnist_translation",
+               "MLP, (2, 2) diagonal, λ=0.72, lr 0.044, 8 epochs, cosine lr", "accuracy", None,
+               {"offsets": (2, 2), "lam": 0.7155, "sharing_form": "diagonal"},
+               learning_rate=0.04381, epochs=8, max_seeds=2, lr_schedule="cosine",
+               note="the best trial of the search in tuning/mnist_translation/ (6k digits, "
+                    "2 epochs per trial) trained at the default row's budget"),
 )
 
 _KERNEL_KIND = {
@@ -458,6 +496,11 @@ def _write_card(model_name, spec, rows, figures, folder, exported, command):
 #: Study tables a card includes when their Markdown lies in its folder (written by the
 #: benchmark scripts): (glob, heading, introduction).
 _STUDY_SECTIONS = (
+    ("discovery.md", "Discovery without the prior",
+     "Sharing found by the prior-free all-pairs penalty (subgradient and exact proximal "
+     "step) against no penalty and the penalty told the symmetry "
+     "(`python -m symzoo reproduce --discovery`; all tasks in "
+     "[models/discovery/discovery.md](../discovery/discovery.md)):"),
     ("sharing_study*.md", "Sharing-strength study",
      "What limits the MLP: the same budget for no sharing, the report's sharing, stronger "
      "sharing along a true translation and perfectly tied templates "
@@ -471,6 +514,16 @@ _STUDY_SECTIONS = (
      "along diagonal chains only; the full 2D Reynolds projection of the symmetry analysis "
      "averages the chains together. Projecting onto the diagonal translations instead "
      "(`benchmarks/diagonal_extraction.py`, [diagonal_extraction.json](diagonal_extraction.json)):"),
+    ("complete_sweep.md", "Complete sharing: strength",
+     "`OffsetSharing(form=\"complete\")` ties the whole 2D translation group. Its λ, chosen "
+     "on the validation split (`benchmarks/complete_sharing_sweep.py`, "
+     "[complete_sweep.json](complete_sweep.json)):"),
+    ("complete_extraction*.md", "Extraction of the complete-sharing MLP",
+     "With complete sharing the full 2D Reynolds projection is the projection onto what the "
+     "penalty ties, and the compact model (circular padding + one strided convolution "
+     "template per class + the activation + the mean over translations) computes the "
+     "projected MLP's function (`benchmarks/complete_extraction.py`; raw numbers in the "
+     "`complete_extraction*.json` files beside this card):"),
     ("speed.md", "Training speed", "Written by `benchmarks/mnist_translation_speed.py` (full table: [benchmarks/results/mnist_translation_speed.md](../../benchmarks/results/mnist_translation_speed.md)):"),
 )
 
@@ -493,7 +546,9 @@ def _orbit_markdown(model_name, folder):
     parts = [
         "Trained on examples whose object lies in a part of the translation orbit only, "
         "tested everywhere; `/projected` is the MLP with its kernel projected onto the "
-        "translation-equivariant subspace."
+        "translation-equivariant subspace, `/compact` the compact convolution extracted from it "
+        "(`symzoo.symmetry.extraction.extract`: the same function with one template per "
+        "class)."
     ]
     for path in paths:
         result = json.loads(path.read_text())
@@ -735,7 +790,8 @@ def _pretrained_data(spec, data_seed):
     kwargs = dict(spec.dataset_kwargs or {})
     if spec.dataset == "padded_mnist":
         kwargs.setdefault("sizes", (1, 1, 10000))
-        kwargs.update(_data_dir_kw(spec.dataset))
+    if spec.dataset in ("padded_mnist", "torus_mnist"):
+        kwargs["data_dir"] = os.environ.get("SYMZOO_MNIST_DIR")
     return datasets.load(spec.dataset, seed=data_seed, **kwargs).test
 
 
@@ -925,6 +981,10 @@ def add_arguments(parser):
     parser.add_argument("--verbose", type=lambda s: s if s == "auto" else int(s),
                         choices=["auto", 0, 1, 2], default="auto",
                         help="Keras progress output (auto: 1 on a terminal, else 2)")
+    parser.add_argument("--discovery", action="store_true",
+                        help="run the prior-free discovery study (symzoo/discovery.py) on "
+                             "the given tasks (default: all) and write models/discovery/")
+
 
 
 def _root(args):
@@ -950,6 +1010,23 @@ def _root(args):
 
 def run(args):
     root = _root(args)
+    if args.discovery:
+        from symzoo import discovery
+
+        root = root or pathlib.Path("runs") / "discovery"
+        results = discovery.run(
+            tasks=args.names or None, seeds=tuple(range(args.seeds)), epochs=args.epochs,
+            export=root / "saved_models",
+        )
+        for path in discovery.write(results, root / "models"):
+            print(f"wrote {path}")
+        if not args.no_readme and discovery.update_readme(root / "README.md", root / "models"):
+            print(f"wrote {root / 'README.md'}")
+        # The cards of the models studied gain their discovery.md section.
+        for name in refresh_cards(sorted({r["model"] for r in results}), root=root,
+                                  inspect=False):
+            print(f"rewrote the card of {name}")
+        return 0
     if args.pretrained:
         try:  # one predict function per model: TF's retracing warning is noise here
             import tensorflow as tf

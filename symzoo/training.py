@@ -535,6 +535,8 @@ def _callbacks(paths, args, done, has_val, extra):
 
 def _fit(model, data, paths, args, done, callbacks):
     """``model.fit`` on the seeded training stream (resumed at epoch `done`)."""
+    from symzoo.regularizers.prox import prox_callbacks
+
     batch_size = args["batch_size"]
     train_ds, steps_per_epoch = _train_dataset(*data.train, batch_size, args["seed"], done)
     has_val = len(data.val[1]) > 0
@@ -546,7 +548,9 @@ def _fit(model, data, paths, args, done, callbacks):
         steps_per_epoch=steps_per_epoch,
         shuffle=False,  # the tf.data pipeline shuffles (seeded)
         verbose=args["verbose"],
-        callbacks=_callbacks(paths, args, done, has_val, callbacks),
+        # Proximal steps of PairwiseSharing(prox=True) kernels (none otherwise),
+        # first, so the loggers see the groups they add to the epoch's logs.
+        callbacks=prox_callbacks(model) + _callbacks(paths, args, done, has_val, callbacks),
     )
 
 

@@ -44,7 +44,9 @@ def test_import_does_not_load_tensorflow():
 
 
 def test_names_and_load_dispatch():
-    assert datasets.NAMES == ("set_sum", "blob1d", "blob2d", "padded_mnist", "graph_degree")
+    assert datasets.NAMES == (
+        "set_sum", "blob1d", "blob2d", "padded_mnist", "graph_degree", "torus_mnist"
+    )
     a = datasets.load("set_sum", seed=3, sizes=(5, 2, 2))
     b = datasets.set_sum(seed=3, sizes=(5, 2, 2))
     np.testing.assert_array_equal(a.train[0], b.train[0])

@@ -137,7 +137,7 @@ def test_export_cli_pretrained(tmp_path, capsys):
 def test_every_image_model_has_the_image_range():
     assert set(IMAGE_MODELS) == {
         "blob1d_translation", "cnn1d", "blob2d_translation", "cnn2d", "mnist_translation",
-        "mnist_cnn",
+        "mnist_cnn", "torus_mnist_fc", "torus_mnist_cnn",
     }
     for name in IMAGE_MODELS:
         assert models.spec(name).input_range == (0.0, 1.0)

@@ -69,3 +69,16 @@ def test_plot_samples_writes_png(tmp_path, kind):
 def test_plot_samples_rejects_mismatched_lengths(tmp_path):
     with pytest.raises(ValueError, match="same"):
         plots.plot_samples(np.zeros((3, 10)), np.zeros(2), "set", tmp_path / "x.png")
+
+
+def test_plot_template_grid(tmp_path):
+    from symzoo.symmetry import projection
+
+    rng = np.random.default_rng(0)
+    kernel = projection.translation_kernel(rng.normal(size=(3, 10, 10)), (10, 10))
+    path = plots.plot_template_grid(kernel, tmp_path / "grid.png", classes=(0, 2), max_cells=4)
+    assert _is_png(path)
+    with pytest.raises(ValueError, match="classes"):
+        plots.plot_template_grid(kernel, tmp_path / "x.png", classes=(3,))
+    with pytest.raises(ValueError):
+        plots.plot_template_grid(kernel[:, 0], tmp_path / "x.png")

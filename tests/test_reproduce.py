@@ -223,11 +223,20 @@ def test_committed_saved_model_reaches_its_manifest_metric(name, request, tmp_pa
     directory = REPO / "saved_models" / name
     manifest = weights.verify_manifest(directory)
     # the SavedModel is exported on demand from the one committed copy of the weights
-    exported = export_lib.export_pretrained(name, tmp_path / name)["saved_model"]
-    spec = models.spec(name)
-    mnist = spec.dataset == "padded_mnist"
-    kwargs = {"data_dir": request.getfixturevalue("mnist_dir")} if mnist else {}
-    data = datasets.load(spec.dataset, seed=manifest["data_seed"], **kwargs)
+    # (model.keras; folders beside the zoo defaults hold e.g. compact models)
+    exported = export_lib.export(export_lib.load_model(directory), tmp_path / name)["saved_model"]
+    # Folders beside the zoo defaults (e.g. blob2d_translation_complete_compact,
+    # torus_mnist_cnn_shuffled) name their zoo model and data set in the manifest,
+    # and the data set's arguments (e.g. a pixel permutation) when they differ.
+    spec = models.spec(manifest.get("zoo_model", name))
+    dataset = manifest.get("task", spec.dataset)
+    mnist = dataset in ("padded_mnist", "torus_mnist")
+    kwargs = dict(manifest.get("dataset_kwargs") or {})
+    if "sizes" in kwargs:
+        kwargs["sizes"] = tuple(kwargs["sizes"])
+    if mnist:
+        kwargs["data_dir"] = request.getfixturevalue("mnist_dir")
+    data = datasets.load(dataset, seed=manifest["data_seed"], **kwargs)
     x, y = data.test
     if mnist:
         idx = np.random.default_rng(0).permutation(len(y))[:MNIST_SAMPLE]

@@ -539,6 +539,40 @@ def test_orbit_generalization_tiny_mnist(tmp_path):
     assert set(result["models"]) == {"mnist_translation", "mnist_translation/projected", "mnist_cnn"}
 
 
+def test_orbit_cli_compact_export_and_cosine(tmp_path, monkeypatch):
+    from symzoo import cli, training
+
+    monkeypatch.setattr(orbit, "QUICK_SIZES", (48, 8, 32))
+    out, saved_root = tmp_path / "orbit", tmp_path / "saved"
+    argv = ["inspect", "blob2d_translation", "--orbit", "--quick", "--epochs", "2",
+            "--set", "lam=2.0", "--set", "sharing_form='complete'", "--lr-schedule", "cosine",
+            "--compact", "--export-dir", str(saved_root), "--out", str(out)]
+    assert cli.main(argv) == 0
+    saved = json.loads((out / "orbit.json").read_text())
+    models = saved["models"]
+    assert saved["lr_schedule"] == "cosine"
+    compact = models["blob2d_translation/compact"]
+    assert compact["params"] == 3 * 10 * 10 and compact["max_abs_diff_vs_projected"] < 1e-4
+    # The compact model computes the projected MLP's function.
+    for key in ("in_region", "out_of_region"):
+        assert abs(compact[key]["accuracy"] - models["blob2d_translation/projected"][key][
+            "accuracy"]) <= 1 / 16
+    assert saved["exported"] == {
+        "blob2d_translation": "blob2d_translation_complete_orbit",
+        "blob2d_translation/compact": "blob2d_translation_complete_orbit_compact",
+        "cnn2d": "cnn2d_orbit"}
+    mlp = json.loads((saved_root / "blob2d_translation_complete_orbit" / "manifest.json").read_text())
+    assert (mlp["task"], mlp["sharing"], mlp["train_region"]) == (
+        "blob2d", "offset_complete", [[0, 4], [0, 9]])
+    small_dir = saved_root / "blob2d_translation_complete_orbit_compact"
+    small = json.loads((small_dir / "manifest.json").read_text())
+    assert small["extracted_from"] == "blob2d_translation_complete_orbit"
+    assert small["sharing"] == "tied_convolution"
+    reloaded = training.load_model(small_dir)
+    assert reloaded.count_params() == 300
+    assert "--compact --export-dir" in saved["command"]
+
+
 def test_report_infers_the_data_set_from_the_layer_kind_and_input_shape():
     """Dispatch on `symmetry_kind` and the model's input shape, not class names:
     (10, 10) inputs are blob2d for a translation layer and graphs for a graph

@@ -6,7 +6,9 @@ and is deterministic given ``seed``:
 * `set_sum`: sum of a set of numbers (permutation invariance);
 * `blob1d`, `blob2d`: blob classification (cyclic translation invariance);
 * `padded_mnist`: MNIST digits at random positions (translation invariance);
-* `graph_degree`: node degrees of random graphs (permutation equivariance).
+* `graph_degree`: node degrees of random graphs (permutation equivariance);
+* `torus_mnist`: 14×14 MNIST digits rolled cyclically on a torus, optionally
+  with a fixed shuffle of the pixels (cyclic translation invariance).
 
 >>> from symzoo import datasets
 >>> data = datasets.load("set_sum", seed=0, sizes=(100, 10, 10))
@@ -23,6 +25,7 @@ from symzoo.datasets.graphs import graph_degree
 from symzoo.datasets.mnist import MNIST_FILES, load_mnist, padded_mnist
 from symzoo.datasets.set_sum import set_sum
 from symzoo.datasets.splits import Splits, to_tf_dataset
+from symzoo.datasets.torus import torus_mnist
 
 _GENERATORS = {
     "set_sum": set_sum,
@@ -30,6 +33,7 @@ _GENERATORS = {
     "blob2d": blob2d,
     "padded_mnist": padded_mnist,
     "graph_degree": graph_degree,
+    "torus_mnist": torus_mnist,
 }
 NAMES = tuple(_GENERATORS)
 
@@ -53,4 +57,5 @@ __all__ = [
     "padded_mnist",
     "set_sum",
     "to_tf_dataset",
+    "torus_mnist",
 ]

@@ -7,6 +7,8 @@ symzoo's serializable classes.
   ``"graph"``) that `symzoo.symmetry` dispatches on;
 * baseline layers: `SumPooling` (DeepSets), `NodeOnes`,
   `NormalizedAdjacency`, `GraphConv`, `GINConv` (GCN, GIN);
+* torus-MNIST layers: `PositionChannelDense` (a dense map to positions ×
+  channels, penalised kernel) and `CircularConv2D` (periodic padding);
 * compact layers of `symzoo.symmetry.extraction.extract`: `CircularPad`,
   `ScaledSum`, `GraphEquivariantRowSum`.
 
@@ -24,6 +26,7 @@ from symzoo.layers.graph_conv import GINConv, GraphConv, NodeOnes, NormalizedAdj
 from symzoo.layers.graph_row_sum import GraphRowSum
 from symzoo.layers.pooling import SumPooling
 from symzoo.layers.set_linear_sum import SetLinearSum
+from symzoo.layers.torus import CircularConv2D, PositionChannelDense
 
 #: The modules whose import registers every ``symzoo>…`` serializable class
 #: (layers, penalties, the model class, metrics). `register_all` imports them;
@@ -49,6 +52,8 @@ __all__ = [
     "ClassTranslationDense",
     "SetLinearSum",
     "GraphRowSum",
+    "PositionChannelDense",
+    "CircularConv2D",
     "SumPooling",
     "NodeOnes",
     "NormalizedAdjacency",

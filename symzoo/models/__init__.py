@@ -1,11 +1,11 @@
 """The symzoo model zoo.
 
-Eleven models, each a thin constructor over one private builder (as in
+Thirteen models, each a thin constructor over one private builder (as in
 ``keras.applications``)::
 
     from symzoo import models
 
-    models.list()                      # the eleven names, in a stable order
+    models.list()                      # the thirteen names, in a stable order
     model = models.blob1d_translation()           # compiled SymzooModel
     model = models.get("gcn")(learning_rate=1e-3)
     model = models.mnist_translation(weights="pretrained")
@@ -13,7 +13,7 @@ Eleven models, each a thin constructor over one private builder (as in
 
 Every constructor is ``name(weights=None, compile=True, learning_rate=None,
 seed=None, **hyperparameters)``; the defaults of each model are in its
-module's ``DEFAULTS`` table (`translation`, `sets`, `graphs`, `cnn`).
+module's ``DEFAULTS`` table (`translation`, `sets`, `graphs`, `cnn`, `torus`).
 ``weights`` is None, ``"pretrained"`` (from ``saved_models/<name>/``, which
 ``pip install`` puts inside the package, sha256-checked, see
 `symzoo.models.weights`) or a path to a ``.keras`` / ``.weights.h5`` file.
@@ -35,6 +35,7 @@ from symzoo.models.graphs import (
     gin,
     graph_degree,
 )
+from symzoo.models.torus import torus_mnist_cnn, torus_mnist_fc
 from symzoo.models.weights import ChecksumError, verify_manifest, write_manifest
 
 # Every name of `registry.NAMES` must have been registered by the imports above.
@@ -69,6 +70,8 @@ __all__ = [
     "registry",
     "set_sum",
     "spec",
+    "torus_mnist_cnn",
+    "torus_mnist_fc",
     "verify_manifest",
     "weights",
     "write_manifest",

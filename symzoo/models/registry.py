@@ -27,6 +27,8 @@ NAMES = (
     "graph_degree",
     "gcn",
     "gin",
+    "torus_mnist_fc",
+    "torus_mnist_cnn",
 )
 
 TASKS = ("regression", "classification", "node_regression")
@@ -40,7 +42,7 @@ _TASK_LOSSES = {
 
 _REGISTRY = {}
 #: Data sets of images (float32 in [0, 1]); their models check `IMAGE_RANGE`.
-IMAGE_DATASETS = frozenset({"blob1d", "blob2d", "padded_mnist"})
+IMAGE_DATASETS = frozenset({"blob1d", "blob2d", "padded_mnist", "torus_mnist"})
 IMAGE_RANGE = (0.0, 1.0)
 
 

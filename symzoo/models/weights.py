@@ -160,6 +160,78 @@ def _json_default(value):
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
+#: ``sharing`` of the zoo models whose symmetry is built into the architecture.
+_BUILT_IN_SHARING = {
+    "cnn1d": "convolution",
+    "cnn2d": "convolution",
+    "mnist_cnn": "convolution",
+    "torus_mnist_cnn": "convolution",
+    "deepsets": "deepsets",
+    "gcn": "message_passing",
+    "gin": "message_passing",
+}
+
+
+def _penalty_name(penalty):
+    """snake_case name of a sharing penalty (object, serialized dict or class name)."""
+    import re
+
+    if isinstance(penalty, dict):
+        penalty = penalty.get("class_name") or penalty.get("config", {}).get("name") or "penalty"
+    elif not isinstance(penalty, str):
+        penalty = type(penalty).__name__
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", penalty).lower()
+
+
+def model_facts(name, hyperparameters=None):
+    """The ``task`` and ``sharing`` manifest fields of the zoo model `name`.
+
+    ``task`` is the model's data set (``spec(name).dataset``, e.g. ``"padded_mnist"``);
+    ``sharing`` says what ties its weights: ``"none"``; ``"offset_diagonal"`` /
+    ``"offset_complete"`` (`OffsetSharing` with λ > 0 and that ``sharing_form``; the
+    diagonal form when a manifest predates ``sharing_form``); the snake_case class name of
+    a ``sharing`` penalty (e.g. ``"pairwise_sharing"``; ``"all_pairs_prox"`` for one
+    trained with exact proximal steps); or the architecture's own
+    (``"convolution"``, ``"deepsets"``, ``"message_passing"``).
+
+    Args:
+        name: a zoo model name.
+        hyperparameters: the model's hyperparameters (default: the spec's).
+    Returns:
+        ``{"task": ..., "sharing": ...}``, or ``{}`` when `name` is no zoo model.
+    """
+    from symzoo.models import registry
+
+    try:
+        spec = registry.spec(name)
+    except ValueError:
+        return {}
+    hp = {**spec.hyperparameters, **dict(hyperparameters or {})}
+    if name in _BUILT_IN_SHARING:
+        sharing = _BUILT_IN_SHARING[name]
+    elif "offsets" in hp:
+        sharing = ("offset_" + (hp.get("sharing_form") or "diagonal")) if hp.get("lam") else "none"
+    elif "prox" in hp:  # torus_mnist_fc: the all-pairs penalty, prox or subgradient
+        sharing = ("all_pairs_prox" if hp["prox"] else "pairwise_sharing") if hp.get("lam") else "none"
+    elif hp.get("sharing") is not None:
+        sharing = _penalty_name(hp["sharing"])
+    else:
+        sharing = "none"
+    return {"task": spec.dataset, "sharing": sharing}
+
+
+def add_model_facts(directory):
+    """Re-writes ``directory/manifest.json`` with `model_facts` filled in.
+
+    The model files are not touched (their sha256 are recomputed and must equal the
+    manifest's: `verify_manifest` runs first). Fields the manifest already has are kept.
+    Returns the new manifest.
+    """
+    manifest = verify_manifest(directory)
+    extra = {k: v for k, v in manifest.items() if k not in _RESERVED}
+    return write_manifest(directory, manifest["name"], extra)
+
+
 def write_manifest(directory, name, extra=None):
     """Writes ``directory/manifest.json`` listing every file under ``directory``.
 
@@ -173,7 +245,9 @@ def write_manifest(directory, name, extra=None):
             manifest, e.g. ``{"hyperparameters": ..., "metrics": ..., "seed": 0}``;
             ``weights="pretrained"`` builds with ``extra["hyperparameters"]``
             when new hyperparameters are given. Keys ``name``, ``format`` and
-            ``files`` are reserved.
+            ``files`` are reserved. For a zoo model `name`, ``task`` and
+            ``sharing`` default to `model_facts` (from
+            ``extra["hyperparameters"]``).
 
     Returns:
         The manifest as a dict.
@@ -204,6 +278,7 @@ def write_manifest(directory, name, extra=None):
             f"Expected {directory} to hold the saved model files. Received: an empty "
             f"directory; save the model there (e.g. model.save('{directory / MODEL_FILE}')) first."
         )
+    extra = {**model_facts(name, extra.get("hyperparameters")), **extra}
     manifest = {"name": name, "format": MANIFEST_FORMAT, **extra, "files": files}
     text = json.dumps(manifest, indent=2, sort_keys=True, default=_json_default)
     tmp = directory / (MANIFEST + ".tmp")
@@ -394,8 +469,10 @@ __all__ = [
     "MANIFEST",
     "MODEL_FILE",
     "WeightsSource",
+    "add_model_facts",
     "load_pretrained",
     "load_weights_file",
+    "model_facts",
     "pretrained_dir",
     "read_manifest",
     "resolve",

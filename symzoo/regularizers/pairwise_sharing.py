@@ -4,6 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from symzoo.regularizers._sorting import sorted_with_order
 from symzoo.regularizers.base import Penalty
 
 
@@ -21,9 +22,22 @@ class PairwiseSharing(Penalty):
     Reduction: ``"sum"`` (default, the report's Σ) or ``"mean"`` (divided by the
     number of pairs n(n−1)/2).
 
+    Proximal training (``prox=True``): the penalty's value still enters the
+    loss (so the logged loss is the full objective), but with its gradient
+    stopped; instead `symzoo.regularizers.prox.PairwiseProx` (a Keras callback,
+    added by `symzoo.training.train` automatically) applies the exact proximal
+    operator `symzoo.regularizers.prox.pairwise_prox` to the kernel after every
+    optimizer step, with threshold = current learning rate × λ per pair
+    (`prox_threshold`). That is proximal gradient descent (Shakerinava et al.,
+    AISTATS 2024, with the optimizer's step in place of plain SGD): weights
+    merge into groups of exactly equal values, which the subgradient
+    (``prox=False``, the default) never produces.
+
     Args:
         lam: λ ≥ 0.
         reduction: ``"sum"`` or ``"mean"``.
+        prox: False (default: the subgradient through `add_loss`) or True
+            (proximal steps by the callback; no gradient from the penalty).
     """
 
     name = "pairwise_sharing"
@@ -34,8 +48,37 @@ class PairwiseSharing(Penalty):
     #: ones with two ``keras.ops.argsort`` inside the compiled step.
     host_ranking_min_size = 1 << 16
 
-    def __init__(self, lam, reduction=None):
+    def __init__(self, lam, reduction=None, prox=False):
         super().__init__(lam, reduction)
+        if not isinstance(prox, bool):
+            raise ValueError(
+                f"Expected `prox` to be True or False. Received: prox={prox!r}"
+            )
+        self.prox = prox
+
+    def __call__(self, kernel):
+        value = super().__call__(kernel)
+        return ops.stop_gradient(value) if self.prox else value
+
+    def gradient(self, kernel):
+        """The subgradient (``penalty_mode="gradient"``); zero with ``prox=True``,
+        whose proximal steps replace it."""
+        if self.prox:
+            return ops.zeros_like(kernel)
+        return super().gradient(kernel)
+
+    def prox_threshold(self, learning_rate, size):
+        """τ = learning rate × λ per pair, for a kernel of ``size`` weights."""
+        lam = self.strength
+        if self.reduction == "mean":
+            lam = lam / float(max(size * (size - 1) // 2, 1))
+        return float(learning_rate) * lam
+
+    def get_config(self):
+        config = super().get_config()
+        if self.prox:  # configs of subgradient penalties stay as they were
+            config["prox"] = True
+        return config
 
     @property
     def lam(self):
@@ -53,7 +96,10 @@ class PairwiseSharing(Penalty):
         return n * (n - 1) // 2
 
     def uses_host_ranking(self, kernel_shape):
-        """Whether the fast path ranks a kernel of this shape with numpy."""
+        """Whether the fast path ranks a kernel of this shape with numpy
+        (never with ``prox=True``: no subgradient to compute)."""
+        if self.prox:
+            return False
         size = 1
         for s in kernel_shape:
             size *= int(s)
@@ -126,15 +172,7 @@ def rank_coefficients(values):
         raise ValueError(
             f"Expected fewer than 2**32 values to rank. Received: {n} values"
         )
-    bits = flat.view(np.uint32)
-    # IEEE-754 order as unsigned integers: flip negatives, set positives' sign bit.
-    keys = np.where(bits >> np.uint32(31), ~bits, bits | np.uint32(0x80000000))
-    keys = keys.astype(np.uint64)
-    keys <<= np.uint64(32)
-    keys |= np.arange(n, dtype=np.uint64)
-    keys.sort()
-    order = keys & np.uint64(0xFFFFFFFF)
-    del keys
+    _, order = sorted_with_order(flat)
     coef = np.empty(n, dtype=np.float32)
     coef[order] = np.arange(-(n - 1), n, 2, dtype=np.float64).astype(np.float32)
     return coef

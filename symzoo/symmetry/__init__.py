@@ -5,6 +5,8 @@
   outputs;
 * `projection`: Reynolds projections of symzoo kernels onto their
   equivariant subspaces, `norm_share`;
+* `partition`: the partition exact weight ties induce, the true partition
+  (orbits) of each task's group, and the partition distance of Yeh et al.;
 * `metrics`: functional (relative equivariance error, task metrics on
   transformed inputs) and weight-space measures;
 * `extraction`: `project_model` and `extract` (the compact convolution /
@@ -24,7 +26,7 @@
 
 import importlib
 
-from symzoo.symmetry import groups, metrics, projection
+from symzoo.symmetry import groups, metrics, partition, projection
 from symzoo.symmetry.groups import CyclicTranslation, GraphNodePermutation, SetPermutation
 from symzoo.symmetry.metrics import equivariance_error, transformed_task_metrics
 from symzoo.symmetry.projection import norm_share, project
@@ -62,6 +64,7 @@ __all__ = [
     "norm_share",
     "orbit",
     "orbit_generalization",
+    "partition",
     "project",
     "project_model",
     "projection",

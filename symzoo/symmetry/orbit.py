@@ -38,6 +38,7 @@ on CPU (use ``sizes=`` / ``epochs=`` to scale it).
 """
 
 import inspect as _inspect
+import pathlib
 import time
 
 import numpy as np
@@ -257,6 +258,9 @@ def orbit_generalization(
     model_kwargs=None,
     baseline=True,
     verbose=0,
+    lr_schedule=None,
+    compact=False,
+    export_dir=None,
 ):
     """Trains on a part of the translation orbit and tests on all of it.
 
@@ -279,6 +283,21 @@ def orbit_generalization(
         model_kwargs: dict zoo name -> hyperparameters for its constructor.
         baseline: also train the CNN baseline.
         verbose: Keras ``fit`` verbosity.
+        lr_schedule: None / ``"constant"`` or ``"cosine"`` (the per-epoch decay
+            of `symzoo.training.lr_at_epoch` from each model's learning rate),
+            for every model trained.
+        compact: also evaluate the compact model of
+            `symzoo.symmetry.extraction.extract` (``<mlp>/compact``: the
+            projected MLP's function with C·d(·d') parameters; its
+            ``params`` and largest output difference to the projected MLP on
+            256 test inputs are recorded).
+        export_dir: when given, every trained model is exported there with
+            `symzoo.training.export` into ``<mlp>_<sharing>_orbit`` (sharing:
+            ``no_sharing``, ``diagonal``, ``complete``), ``<cnn>_orbit`` and,
+            with `compact`, ``<mlp>_<sharing>_orbit_compact``; the manifests
+            carry ``task``, ``sharing``, ``train_region``, the
+            hyperparameters, seeds and the in/out-of-region metrics (and
+            ``extracted_from`` for the compact model).
 
     Returns:
         A JSON-ready dict: ``dataset``, ``region``, ``epochs``, ``sizes``
@@ -290,7 +309,8 @@ def orbit_generalization(
     import keras
 
     from symzoo import metrics as task_metrics
-    from symzoo import models
+    from symzoo import models, training
+    from symzoo.models import weights as weights_lib
     from symzoo.symmetry import extraction
 
     if name not in PAIRS:
@@ -311,6 +331,7 @@ def orbit_generalization(
         sizes = QUICK_SIZES if quick else _generator_sizes(dataset)
     sizes = _validation.int_tuple("sizes", sizes, length=3)
     model_kwargs = dict(model_kwargs or {})
+    lr_schedule = training._check_lr_schedule(lr_schedule)
 
     start = time.time()
     train, val, test, test_positions, extra = _load(
@@ -329,11 +350,44 @@ def orbit_generalization(
         out["gap"] = None if a is None or b is None else float(a - b)
         return out
 
-    results = {}
+    def export(model, folder, zoo_name, facts, metrics, **more):
+        hyper = {k: v for k, v in model_kwargs.get(zoo_name, {}).items()
+                 if k != "learning_rate"}
+        extra = {
+            **facts,
+            "zoo_model": zoo_name,
+            "hyperparameters": {**models.spec(zoo_name).hyperparameters, **hyper},
+            "train_region": [list(r) for r in region],
+            "seed": seed,
+            "data_seed": data_seed,
+            "epochs": epochs,
+            "learning_rate": model_kwargs.get(zoo_name, {}).get(
+                "learning_rate", models.spec(zoo_name).learning_rate),
+            "lr_schedule": lr_schedule,
+            "batch_size": batch_size or models.spec(zoo_name).batch_size,
+            "sizes": {"train": int(len(train[1])), "val": int(len(val[1]))},
+            "test_metric": metric_key,
+            "test_value": metrics["all"].get(metric_key),
+            "test_in_region": metrics["in_region"].get(metric_key),
+            "test_out_of_region": metrics["out_of_region"].get(metric_key),
+            **more,
+        }
+        # model.keras + manifest: one copy of the weights in git (SavedModel on demand)
+        training.export(model, folder, name=folder.name, extra=extra, saved_model=False)
+        return folder.name
+
+    results, exported = {}, {}
     names = [mlp_name] + ([cnn_name] if baseline else [])
     for zoo_name in names:
         model_spec = models.spec(zoo_name)
-        model = models.get(zoo_name)(seed=seed, **model_kwargs.get(zoo_name, {}))
+        kwargs = model_kwargs.get(zoo_name, {})
+        model = models.get(zoo_name)(seed=seed, **kwargs)
+        callbacks = []
+        if lr_schedule != "constant":
+            base = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+            callbacks.append(keras.callbacks.LearningRateScheduler(
+                lambda epoch, lr, base=base: training.lr_at_epoch(
+                    lr_schedule, base, epoch, epochs)))
         t0 = time.time()
         model.fit(
             train[0],
@@ -343,12 +397,35 @@ def orbit_generalization(
             batch_size=batch_size or model_spec.batch_size,
             verbose=verbose,
             shuffle=True,
+            callbacks=callbacks,
         )
         results[zoo_name] = {**evaluate(model), "train_seconds": time.time() - t0}
+        facts = weights_lib.model_facts(zoo_name, {
+            k: v for k, v in kwargs.items() if k != "learning_rate"})
+        folder = None
+        if export_dir is not None:
+            tag = ""
+            if zoo_name == mlp_name:
+                tag = "_" + {"none": "no_sharing"}.get(
+                    facts["sharing"], facts["sharing"].replace("offset_", ""))
+            folder = pathlib.Path(export_dir) / f"{zoo_name}{tag}_orbit"
+            exported[zoo_name] = export(model, folder, zoo_name, facts, results[zoo_name])
         if zoo_name == mlp_name:
             projected, _ = extraction.project_model(model)
             results[f"{zoo_name}/projected"] = evaluate(projected)
             del projected
+            if compact:
+                small, info = extraction.extract(model, x=test[0][:256])
+                results[f"{zoo_name}/compact"] = {
+                    **evaluate(small), "params": int(info["params_after"]),
+                    "params_mlp": int(info["params_before"]),
+                    "max_abs_diff_vs_projected": info["max_abs_diff_vs_projected"]}
+                if folder is not None:
+                    target = folder.parent / f"{folder.name}_compact"
+                    exported[f"{zoo_name}/compact"] = export(
+                        small, target, zoo_name, {**facts, "sharing": "tied_convolution"},
+                        results[f"{zoo_name}/compact"], extracted_from=folder.name)
+                del small
         del model
         keras.backend.clear_session()
     return {
@@ -362,6 +439,8 @@ def orbit_generalization(
         "sizes": {"train": int(len(train[1])), "val": int(len(val[1])), "test": int(len(test[1]))},
         "test_counts": {"in_region": int(inside.sum()), "out_of_region": int((~inside).sum())},
         "models": results,
+        "lr_schedule": lr_schedule,
+        **({"exported": exported} if exported else {}),
         "seconds": time.time() - start,
         **extra,
     }

@@ -541,6 +541,18 @@ def add_arguments(parser):
         "--no-baseline", dest="baseline", action="store_false",
         help="--orbit: train the MLP only, not its CNN baseline",
     )
+    parser.add_argument(
+        "--lr-schedule", default=None, choices=("constant", "cosine"),
+        help="--orbit: learning-rate schedule of every model trained (default constant)",
+    )
+    parser.add_argument(
+        "--compact", action="store_true",
+        help="--orbit: also evaluate the MLP's compact (extracted) model",
+    )
+    parser.add_argument(
+        "--export-dir", default=None,
+        help="--orbit: export the trained models into this directory (e.g. saved_models)",
+    )
 
 
 def run(args):
@@ -561,6 +573,9 @@ def run(args):
             sizes=args.sizes,
             model_kwargs={orbit.PAIRS.get(args.model, (None, args.model))[1]: dict(args.set or [])},
             baseline=args.baseline,
+            lr_schedule=args.lr_schedule,
+            compact=args.compact,
+            export_dir=args.export_dir,
         )
         result["mlp_kwargs"] = {k: v for k, v in (args.set or [])}
         result["command"] = " ".join(
@@ -571,6 +586,9 @@ def run(args):
             + ([f"--epochs {args.epochs}"] if args.epochs else [])
             + ([f"--sizes {' '.join(map(str, args.sizes))}"] if args.sizes else [])
             + ([f"--seed {args.seed}"] if args.seed else [])
+            + ([f"--lr-schedule {args.lr_schedule}"] if args.lr_schedule else [])
+            + (["--compact"] if args.compact else [])
+            + ([f"--export-dir {args.export_dir}"] if args.export_dir else [])
             + ["--out", str(out)]
         )
         out_path = pathlib.Path(out)

@@ -201,6 +201,26 @@ def _build_spaces():
         },
         "fixed": {},
     }
+    # Sharing strength that matters: the mean-reduced OffsetSharing needs λ of order 1..1000
+    # on the 24.6M-weight kernel (λ <= 1e-3 is no penalty: every trial of the default space
+    # ties at the same accuracy), both sharing forms, offsets with b' = s·b or not.
+    spaces["mnist_translation_sharing"] = {
+        "model": "mnist_translation",
+        "description": (
+            "Sharing that matters: mean-reduced λ log-uniform in [0.1, 1000], "
+            "OffsetSharing form diagonal or complete, b ∈ {1, 2, 16}, b' ∈ {2, 4}, ReLU or "
+            "ELU, Adam's learning rate log-uniform in [3e-3, 1e-1]."
+        ),
+        "hyperparameters": {
+            "lam": float_range(0.1, 1000.0, sampling="log"),
+            "sharing_form": choice(["diagonal", "complete"], ordered=False),
+            "offset_b": choice([1, 2, 16], ordered=False),
+            "offset_b_prime": choice([2, 4], ordered=False),
+            "activation": choice(["relu", "elu"], ordered=False),
+            "learning_rate": float_range(3e-3, 1e-1, sampling="log"),
+        },
+        "fixed": {"reduction": "mean"},
+    }
     spaces["graph_degree"] = {
         "model": "graph_degree",
         "description": "Activation and Adam's learning rate.",
