@@ -164,7 +164,7 @@ def _dataset_kwargs(spec, dataset_kwargs, quick, data_dir):
     kwargs.update(dataset_kwargs)
     # data_dir only concerns MNIST; generated data sets ignore it, so that one
     # command line can loop over all the zoo models.
-    if data_dir is not None and spec.dataset == "padded_mnist":
+    if data_dir is not None and spec.dataset in ("padded_mnist", "torus_mnist"):
         kwargs["data_dir"] = os.fspath(data_dir)
     return kwargs
 
