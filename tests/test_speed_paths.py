@@ -226,7 +226,7 @@ def _op_types(saved_model_dir):
 
 
 def test_exported_saved_model_holds_no_penalty_ops(tmp_path):
-    from symzoo._saved_model import export_frozen_saved_model
+    from symzoo.models.export import export_saved_model
 
     penalized = _translation_model(
         "gradient",
@@ -237,8 +237,8 @@ def test_exported_saved_model_holds_no_penalty_ops(tmp_path):
     x = np.random.default_rng(0).random((4, 8, 8), dtype=np.float32)
     y = np.array([0, 1, 2, 0])
     penalized.train_on_batch(x, y)  # a trained model: the train function exists
-    export_frozen_saved_model(penalized, tmp_path / "penalized")
-    export_frozen_saved_model(plain, tmp_path / "plain")
+    export_saved_model(penalized, tmp_path / "penalized")
+    export_saved_model(plain, tmp_path / "plain")
     ops_penalized = _op_types(tmp_path / "penalized")
     # No op of the penalties (roll, abs, sign, sigmoid, sort) is in the graph,
     # which is op for op the graph of the same model without penalties.
@@ -331,7 +331,7 @@ def test_other_backends_paths_train_alike(backend):
 
 def test_mixed_bfloat16_trains_saves_and_serves(tmp_path):
     from symzoo import models
-    from symzoo._saved_model import export_frozen_saved_model
+    from symzoo.models.export import export_saved_model
 
     before = keras.config.dtype_policy().name
     model = models.blob2d_translation(seed=0, dtype_policy="mixed_bfloat16", l1=1e-4)
