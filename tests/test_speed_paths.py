@@ -357,7 +357,9 @@ def test_mixed_bfloat16_trains_saves_and_serves(tmp_path):
     loaded = keras.saving.load_model(tmp_path / "m.keras")
     assert loaded.get_layer("class_translation_dense").dtype_policy.name == "mixed_bfloat16"
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), probs)
-    export_frozen_saved_model(model, tmp_path / "sm")
+    from symzoo.models.export import export_saved_model
+
+    export_saved_model(model, tmp_path / "sm")
     served = tf.saved_model.load(str(tmp_path / "sm")).serve(x).numpy()
     np.testing.assert_allclose(served, probs, atol=1e-6)
     with pytest.raises(ValueError, match="dtype_policy"):
