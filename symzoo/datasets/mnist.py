@@ -153,6 +153,22 @@ def load_mnist(data_dir=None):
     )
 
 
+
+def load_mnist_for_sizes(data_dir, sizes):
+    """`load_mnist`, checked to hold ``sizes = (train, val, test)`` digits.
+
+    Train and validation digits come from the official training file, test
+    digits from the official test file.
+    """
+    n_train, n_val, n_test = sizes
+    (x_train, y_train), (x_test, y_test) = load_mnist(data_dir)
+    if len(x_train) < n_train + n_val or len(x_test) < n_test:
+        raise ValueError(
+            f"Expected `sizes` to fit the MNIST data found ({len(x_train)} train, "
+            f"{len(x_test)} test images). Received: sizes={sizes!r}"
+        )
+    return (x_train, y_train), (x_test, y_test)
+
 def _check_train_region(train_region, canvas):
     limit = canvas - DIGIT
     message = (
@@ -241,12 +257,7 @@ def padded_mnist(
     if train_region is not None:
         train_region = _check_train_region(train_region, canvas)
 
-    (x_train, y_train), (x_test, y_test) = load_mnist(data_dir)
-    if len(x_train) < n_train + n_val or len(x_test) < n_test:
-        raise ValueError(
-            f"Expected `sizes` to fit the MNIST data found ({len(x_train)} train, "
-            f"{len(x_test)} test images). Received: sizes={sizes!r}"
-        )
+    (x_train, y_train), (x_test, y_test) = load_mnist_for_sizes(data_dir, sizes)
 
     rng_train, rng_test = np.random.default_rng(seed).spawn(2)
     perm_train = rng_train.permutation(len(x_train))

@@ -95,12 +95,7 @@ def torus_mnist(
             )
         perm = globals()["pixel_permutation"](pixel_permutation)
 
-    (x_train, y_train), (x_test, y_test) = _mnist.load_mnist(data_dir)
-    if len(x_train) < n_train + n_val or len(x_test) < n_test:
-        raise ValueError(
-            f"Expected `sizes` to fit the MNIST data found ({len(x_train)} train, "
-            f"{len(x_test)} test images). Received: sizes={sizes!r}"
-        )
+    (x_train, y_train), (x_test, y_test) = _mnist.load_mnist_for_sizes(data_dir, sizes)
     rng_train, rng_test = np.random.default_rng(seed).spawn(2)
     order_train = rng_train.permutation(len(x_train))
     shift_train = rng_train.integers(0, SIDE, size=(len(x_train), 2))
