@@ -169,6 +169,50 @@ def load_mnist_for_sizes(data_dir, sizes):
         )
     return (x_train, y_train), (x_test, y_test)
 
+
+#: uint8 pixel value → float32 in [0, 1] (a lookup table: v / 255).
+BYTE_TO_UNIT = np.arange(256, dtype=np.float32) / np.float32(255)
+
+
+def select_splits(train, test, sizes, seed, draw_train, draw_test):
+    """The digits of each split and one random draw per digit (e.g. its position).
+
+    Shared by the MNIST-derived data sets. From ``np.random.default_rng(seed)``
+    two streams are spawned, one for the official training file and one for
+    the test file; each draws a permutation of its digits, then
+    ``draw(rng, count)`` (an array with one row per digit). Train takes the
+    first ``n_train`` permuted training digits, validation ``n_val`` digits
+    from index ``max(n_train, 48000)`` (clipped to the file), test the first
+    ``n_test`` permuted test digits, so smaller sizes give subsets.
+
+    Yields:
+        ``(split name, images, index, labels int32, draws)`` for train, val,
+        test: the split's digits are ``images[index]``.
+    """
+    (x_train, y_train), (x_test, y_test) = train, test
+    n_train, n_val, n_test = sizes
+    rng_train, rng_test = np.random.default_rng(seed).spawn(2)
+    perm_train = rng_train.permutation(len(x_train))
+    draws_train = draw_train(rng_train, len(x_train))
+    perm_test = rng_test.permutation(len(x_test))
+    draws_test = draw_test(rng_test, len(x_test))
+    val_start = min(max(n_train, MNIST_TRAIN_SIZE - 12000), len(x_train) - n_val)
+    selections = [
+        (x_train, y_train, perm_train, draws_train, 0, n_train),
+        (x_train, y_train, perm_train, draws_train, val_start, n_val),
+        (x_test, y_test, perm_test, draws_test, 0, n_test),
+    ]
+    for name, (xs, ys, perm, draws, start, n) in zip(_splits.SPLIT_NAMES, selections):
+        index = perm[start : start + n]
+        yield name, xs, index, ys[index].astype(np.int32), draws[start : start + n]
+
+
+def _uniform_positions(canvas):
+    def draw(rng, count):
+        return rng.integers(0, canvas - DIGIT + 1, size=(count, 2))
+
+    return draw
+
 def _check_train_region(train_region, canvas):
     limit = canvas - DIGIT
     message = (
@@ -259,37 +303,26 @@ def padded_mnist(
 
     (x_train, y_train), (x_test, y_test) = load_mnist_for_sizes(data_dir, sizes)
 
-    rng_train, rng_test = np.random.default_rng(seed).spawn(2)
-    perm_train = rng_train.permutation(len(x_train))
     if train_region is None:
-        pos_train = rng_train.integers(0, canvas - DIGIT + 1, size=(len(x_train), 2))
+        draw_train = _uniform_positions(canvas)
     else:
         (r0, r1), (c0, c1) = train_region
-        pos_train = np.stack(
-            [
-                rng_train.integers(r0, r1 + 1, size=len(x_train)),
-                rng_train.integers(c0, c1 + 1, size=len(x_train)),
-            ],
-            axis=1,
-        )
-    perm_test = rng_test.permutation(len(x_test))
-    pos_test = rng_test.integers(0, canvas - DIGIT + 1, size=(len(x_test), 2))
 
-    default_train = MNIST_TRAIN_SIZE - 12000
-    val_start = min(max(n_train, default_train), len(x_train) - n_val)
-    selections = [
-        (x_train, y_train, perm_train, pos_train, 0, n_train),
-        (x_train, y_train, perm_train, pos_train, val_start, n_val),
-        (x_test, y_test, perm_test, pos_test, 0, n_test),
-    ]
-    lut = np.arange(256, dtype=np.float32) / np.float32(255)
+        def draw_train(rng, count):
+            return np.stack(
+                [rng.integers(r0, r1 + 1, size=count), rng.integers(c0, c1 + 1, size=count)],
+                axis=1,
+            )
+
     data = []
-    for name, (xs, ys, perm, pos, start, n) in zip(_splits.SPLIT_NAMES, selections):
-        index = perm[start : start + n]
-        out = np.zeros((n, canvas, canvas), dtype=np.float32)
-        _paste(out, xs, index, pos[start : start + n], lut)
+    splits = select_splits(
+        (x_train, y_train), (x_test, y_test), sizes, seed, draw_train, _uniform_positions(canvas)
+    )
+    for name, xs, index, labels, pos in splits:
+        out = np.zeros((len(index), canvas, canvas), dtype=np.float32)
+        _paste(out, xs, index, pos, BYTE_TO_UNIT)
         _check_finite(f"x_{name}", out)
-        data.append((out, ys[index].astype(np.int32)))
+        data.append((out, labels))
     return _splits.Splits(
         *data,
         name="padded_mnist",

@@ -96,26 +96,20 @@ def torus_mnist(
         perm = globals()["pixel_permutation"](pixel_permutation)
 
     (x_train, y_train), (x_test, y_test) = _mnist.load_mnist_for_sizes(data_dir, sizes)
-    rng_train, rng_test = np.random.default_rng(seed).spawn(2)
-    order_train = rng_train.permutation(len(x_train))
-    shift_train = rng_train.integers(0, SIDE, size=(len(x_train), 2))
-    order_test = rng_test.permutation(len(x_test))
-    shift_test = rng_test.integers(0, SIDE, size=(len(x_test), 2))
 
-    val_start = min(max(n_train, _mnist.MNIST_TRAIN_SIZE - 12000), len(x_train) - n_val)
-    selections = [
-        (x_train, y_train, order_train, shift_train, 0, n_train),
-        (x_train, y_train, order_train, shift_train, val_start, n_val),
-        (x_test, y_test, order_test, shift_test, 0, n_test),
-    ]
-    lut = np.arange(256, dtype=np.float32) / np.float32(255)
+    def draw_shifts(rng, count):
+        return rng.integers(0, SIDE, size=(count, 2))
+
     data = []
-    for xs, ys, order, shifts, start, n in selections:
-        index = order[start : start + n]
-        x = _roll(_pool(xs[index], lut), shifts[start : start + n])
+    splits = _mnist.select_splits(
+        (x_train, y_train), (x_test, y_test), sizes, seed, draw_shifts, draw_shifts
+    )
+    for _, xs, index, labels, shifts in splits:
+        n = len(index)
+        x = _roll(_pool(xs[index], _mnist.BYTE_TO_UNIT), shifts)
         if perm is not None:
             x = x.reshape(n, PIXELS)[:, perm].reshape(n, SIDE, SIDE)
-        data.append((np.ascontiguousarray(x, dtype=np.float32), ys[index].astype(np.int32)))
+        data.append((np.ascontiguousarray(x, dtype=np.float32), labels))
     return _splits.Splits(
         *data,
         name="torus_mnist",
