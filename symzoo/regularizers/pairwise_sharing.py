@@ -1,5 +1,7 @@
 """The report's all-pairs parameter-sharing penalty, computed by sorting."""
 
+import functools
+
 import keras
 import numpy as np
 from keras import ops
@@ -174,5 +176,14 @@ def rank_coefficients(values):
         )
     _, order = sorted_with_order(flat)
     coef = np.empty(n, dtype=np.float32)
-    coef[order] = np.arange(-(n - 1), n, 2, dtype=np.float64).astype(np.float32)
+    coef[order] = _sorted_coefficients(n)
+    return coef
+
+
+@functools.lru_cache(maxsize=2)
+def _sorted_coefficients(n):
+    """``2i − (n − 1)`` for i = 0..n−1 as float32 (read-only, cached per size:
+    the same for every step)."""
+    coef = np.arange(-(n - 1), n, 2, dtype=np.float64).astype(np.float32)
+    coef.flags.writeable = False
     return coef

@@ -23,6 +23,8 @@ Weights in one pooled block get the same value; a block stays a block under a
 further prox step with a larger τ (the groups only merge).
 """
 
+import functools
+
 import keras
 import numpy as np
 
@@ -46,6 +48,13 @@ def _check_threshold(threshold):
             f"Received: threshold={threshold!r}"
         )
     return value
+
+
+def _check_finite(flat):
+    if not np.isfinite(flat).all():
+        raise ValueError(
+            "Expected `values` to be finite. Received: values with NaN or inf entries."
+        )
 
 
 def pairwise_prox(values, threshold):
@@ -75,25 +84,44 @@ def pairwise_prox(values, threshold):
     shape, dtype = theta.shape, theta.dtype
     flat = np.ascontiguousarray(theta).reshape(-1)
     n = flat.shape[0]
-    if n and not np.isfinite(flat).all():
-        raise ValueError(
-            "Expected `values` to be finite. Received: values with NaN or inf entries."
-        )
+    if n:
+        _check_finite(flat)
     if n < 2 or tau == 0.0:
         return flat.copy().reshape(shape)
 
+    out, _ = _prox_flat(flat, tau)
+    return out.reshape(shape)
+
+
+def _prox_flat(flat, tau):
+    """``(prox of the flat finite array, number of groups)`` for τ > 0, n ≥ 2.
+
+    The groups are counted on the sorted result (one pass), not with a second
+    sort of the output.
+    """
     from scipy.optimize import isotonic_regression
 
+    n = flat.shape[0]
     ordered, order = sorted_with_order(flat)
     # z_i = θ_(i) − τ (2i − n + 1), in float64: τ·c reaches τ·n.
-    z = np.arange(n, dtype=np.float64)
-    z *= -2.0 * tau
-    z += tau * (n - 1)
+    z = _rank_offsets(n) * -tau
     z += ordered
-    fitted = isotonic_regression(z, increasing=True).x
-    out = np.empty(n, dtype=dtype)
+    del ordered
+    fitted = isotonic_regression(z, increasing=True).x.astype(flat.dtype, copy=False)
+    del z
+    # Sorted, so the groups (after rounding to the kernel's dtype) are runs.
+    count = 1 + int(np.count_nonzero(fitted[1:] != fitted[:-1]))
+    out = np.empty(n, dtype=flat.dtype)
     out[order] = fitted
-    return out.reshape(shape)
+    return out, count
+
+
+@functools.lru_cache(maxsize=2)
+def _rank_offsets(n):
+    """``2i − n + 1`` for i = 0..n−1 (float64, read-only, cached per size)."""
+    offsets = np.arange(-(n - 1), n, 2, dtype=np.float64)
+    offsets.flags.writeable = False
+    return offsets
 
 
 def groups(values):
@@ -147,9 +175,13 @@ def apply_prox(model, learning_rate=None):
         kernel = layer.kernel
         values = keras.ops.convert_to_numpy(kernel)
         tau = penalty.prox_threshold(learning_rate, values.size)
-        new = pairwise_prox(values, tau)
-        kernel.assign(new)
-        sizes[layer.name] = int(np.unique(new).size)
+        flat = np.ascontiguousarray(values).reshape(-1)
+        if flat.size < 2 or tau == 0.0:
+            sizes[layer.name] = int(np.unique(flat).size)
+            continue
+        _check_finite(flat)
+        new, sizes[layer.name] = _prox_flat(flat, _check_threshold(tau))
+        kernel.assign(new.reshape(values.shape))
     return sizes
 
 
