@@ -45,10 +45,31 @@ def with_added_gradient(kernel, gradient_fn):
 
 
 class _HostState:
-    """Untracked holder of host-computed penalty gradients (never saved)."""
+    """Untracked holder of host-computed penalty gradients and of the optimizer
+    whose learning rate the proximal steps use (never saved)."""
 
     def __init__(self):
         self.variables = {}
+        self.optimizer = None
+
+
+class ProxConstraint(keras.constraints.Constraint):
+    """The kernel constraint that applies a layer's proximal penalty steps.
+
+    Keras applies a variable's constraint right after each optimizer update,
+    inside the compiled training step, on every backend; this one returns
+    ``penalty.prox_step(kernel, learning_rate)`` for each of the layer's
+    penalties with ``prox=True`` and a ``prox_step`` (`OrbitSharing`), with
+    the learning rate of the optimizer bound by `PenalizedLayer.bind_optimizer`
+    (`symzoo.models.SymzooModel` binds its own when it makes its train
+    function).
+    """
+
+    def __init__(self, layer):
+        self._layer = layer
+
+    def __call__(self, kernel):
+        return self._layer.apply_prox_steps(kernel)
 
 
 class PenalizedLayer(keras.layers.Layer):
@@ -97,6 +118,34 @@ class PenalizedLayer(keras.layers.Layer):
     def penalties(self):
         """``[(name, penalty), ...]`` for the penalties this layer adds."""
         return [(p.name, p) for p in (self.sharing, self.sparsity) if p is not None]
+
+    def _prox_penalties(self):
+        """The penalties trained by in-graph proximal steps after each update."""
+        return [p for _, p in self.penalties if getattr(p, "prox", False) and hasattr(p, "prox_step")]
+
+    def kernel_constraint(self):
+        """The constraint to build the kernel with: a `ProxConstraint` when a
+        penalty takes proximal steps in the graph, else None."""
+        return ProxConstraint(self) if self._prox_penalties() else None
+
+    def bind_optimizer(self, optimizer):
+        """Sets the optimizer whose current learning rate scales the proximal
+        steps (τ = learning rate × λ). Not tracked and not saved."""
+        self._host_state.optimizer = optimizer
+
+    def apply_prox_steps(self, kernel):
+        """``kernel`` after one proximal step of each prox penalty."""
+        optimizer = self._host_state.optimizer
+        if optimizer is None:
+            raise ValueError(
+                f"Expected layer {self.name!r} to have an optimizer bound for its "
+                "prox=True penalty (τ = learning rate × λ). Received: none. Train it "
+                "in a symzoo.models.SymzooModel (it binds its optimizer) or "
+                "call layer.bind_optimizer(optimizer) first."
+            )
+        for penalty in self._prox_penalties():
+            kernel = penalty.prox_step(kernel, optimizer.learning_rate)
+        return kernel
 
     def _validate_penalties(self, kernel_shape):
         for _, penalty in self.penalties:
@@ -165,6 +214,8 @@ class PenalizedLayer(keras.layers.Layer):
                 self.add_loss(value)
                 self._penalty_ids[id(value)] = name
             return kernel
+        if not any(not getattr(p, "prox", False) for _, p in self.penalties):
+            return kernel  # proximal steps only: nothing to add to the gradient
         kernel, surrogate = with_added_gradient(kernel, self.penalty_gradient)
         if surrogate is not None:
             self.add_loss(surrogate)

@@ -116,7 +116,11 @@ class ClassTranslationDense(PenalizedLayer):
             stddev=1.0 / math.sqrt(math.prod(spatial))
         )
         self.kernel = self.add_weight(
-            name="kernel", shape=shape, initializer=initializer, trainable=True
+            name="kernel",
+            shape=shape,
+            initializer=initializer,
+            trainable=True,
+            constraint=self.kernel_constraint(),
         )
         self._spatial = spatial
         self._translations = translations

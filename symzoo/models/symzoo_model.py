@@ -102,9 +102,16 @@ class SymzooModel(keras.Model):
         return super().__call__(*args, **kwargs)
 
     def make_train_function(self, force=False):
-        """Keras' train function; on TensorFlow, preceded by the host-side
+        """Keras' train function, after binding the optimizer to the symzoo
+        layers (`PenalizedLayer.bind_optimizer`); on TensorFlow, preceded by the host-side
         penalty gradients (`PenalizedLayer.update_host_gradients`) when a layer
         has one (`PairwiseSharing` on a large kernel in ``"gradient"`` mode)."""
+        # The proximal penalty steps (`OrbitSharing`) read this optimizer's
+        # learning rate. Bound here, not in `compile`, so that Keras still
+        # compiles a loaded model from its saved config.
+        for layer in self._flatten_layers(include_self=False):
+            if isinstance(layer, PenalizedLayer):
+                layer.bind_optimizer(self.optimizer)
         function = super().make_train_function(force=force)
         import keras
 

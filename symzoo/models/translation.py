@@ -11,7 +11,10 @@ from symzoo import _validation
 from symzoo.layers import ClassTranslationDense
 from symzoo.models import registry
 from symzoo.models.symzoo_model import SymzooModel
-from symzoo.regularizers import L1Sparsity, OffsetSharing
+from symzoo.regularizers import L1Sparsity, OffsetSharing, OrbitSharing
+
+#: ``sharing_form`` value that selects `OrbitSharing` instead of `OffsetSharing`.
+ORBIT_FORM = "orbit"
 
 #: The defaults of every constructor (hyperparameters and Adam learning rate).
 DEFAULTS = {
@@ -63,12 +66,19 @@ def _architecture(name):
     def architecture(activation, lam, offsets, strides, l1, reduction, sharing_form):
         lam = _validation.non_negative_float("lam", lam)
         l1 = _validation.non_negative_float("l1", l1)
-        sharing = (
-            OffsetSharing(lam, offsets, reduction, form=sharing_form) if lam > 0 else None
-        )
-        if lam == 0:
-            # Still validate the arguments that are unused without sharing.
-            OffsetSharing(0.0, offsets, reduction, form=sharing_form)
+        if sharing_form == ORBIT_FORM:
+            # OffsetSharing checks the offsets (unused by OrbitSharing) all the same.
+            OffsetSharing(0.0, offsets, reduction)
+            sharing = OrbitSharing(lam, reduction) if lam > 0 else None
+        else:
+            sharing = (
+                OffsetSharing(lam, offsets, reduction, form=sharing_form)
+                if lam > 0
+                else None
+            )
+            if lam == 0:
+                # Still validate the arguments that are unused without sharing.
+                OffsetSharing(0.0, offsets, reduction, form=sharing_form)
         sparsity = L1Sparsity(l1) if l1 > 0 else None
         inputs = keras.Input(shape=input_shape, name="image")
         scores = ClassTranslationDense(
@@ -115,6 +125,10 @@ _DOC = """{summary}
             axes shifted together) or ``"complete"`` (one generator per axis:
             ties the whole 2D translation group, so a large λ makes the kernel
             a convolution); see `OffsetSharing` (default {{sharing_form}}).
+            ``"orbit"`` uses `OrbitSharing` instead: λ/2·‖W − PW‖², the squared
+            distance to the convolutions, trained by exact proximal steps after
+            each optimizer update (τ = learning rate × λ; ``offsets`` unused,
+            ``reduction`` None means its ``"sum"``).
 
         dtype_policy: None (Keras' global policy), ``"float32"`` or
             ``"mixed_bfloat16"`` (bfloat16 matmul; float32 kernel, penalties

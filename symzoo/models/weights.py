@@ -210,7 +210,8 @@ def model_facts(name, hyperparameters=None):
     if name in _BUILT_IN_SHARING:
         sharing = _BUILT_IN_SHARING[name]
     elif "offsets" in hp:
-        sharing = ("offset_" + (hp.get("sharing_form") or "diagonal")) if hp.get("lam") else "none"
+        form = hp.get("sharing_form") or "diagonal"
+        sharing = ("orbit_prox" if form == "orbit" else "offset_" + form) if hp.get("lam") else "none"
     elif "prox" in hp:  # torus_mnist_fc: the all-pairs penalty, prox or subgradient
         sharing = ("all_pairs_prox" if hp["prox"] else "pairwise_sharing") if hp.get("lam") else "none"
     elif hp.get("sharing") is not None:
