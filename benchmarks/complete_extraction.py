@@ -62,21 +62,11 @@ def _seed_of(path, default):
 
 
 def _finetune(compact, data, epochs, learning_rate, seed):
-    """Fine-tunes a copy of `compact` (Adam, per-epoch cosine decay); returns it and its log."""
-    import keras
+    """Fine-tunes a copy of `compact` (`symzoo.symmetry.extraction.finetune`)."""
+    from symzoo.symmetry import extraction
 
-    from symzoo import training
-
-    keras.utils.set_random_seed(seed)
-    tuned = keras.models.clone_model(compact)
-    tuned.set_weights(compact.get_weights())
-    tuned.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    schedule = keras.callbacks.LearningRateScheduler(
-        lambda epoch, lr: training.lr_at_epoch("cosine", learning_rate, epoch, epochs))
-    history = tuned.fit(*data.train, validation_data=data.val, epochs=epochs, batch_size=128,
-                        shuffle=True, verbose=2, callbacks=[schedule])
-    return tuned, {k: [float(v) for v in vals] for k, vals in history.history.items()}
+    return extraction.finetune(compact, data.train, data.val, epochs, learning_rate, seed,
+                               verbose=2)
 
 
 def _sharing(hyperparameters):

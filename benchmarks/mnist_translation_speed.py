@@ -76,7 +76,7 @@ TARGETS = {
 #: Timing groups: each is timed round-robin with its own step without penalty.
 GROUPS = {
     "offset": ["none", "offset_diagonal", "offset_diagonal/add_loss",
-               "offset_complete", "offset_complete/add_loss"],
+               "offset_complete", "offset_complete/add_loss", "orbit_prox"],
     "sparsity": ["none", "l1", "l1/add_loss", "sigmoid", "sigmoid/add_loss"],
     "pairwise": ["none", "pairwise"],
     "bf16": ["none", "none@bf16", "offset_diagonal@bf16"],
@@ -88,6 +88,7 @@ def penalties(config):
     from symzoo.regularizers import (
         L1Sparsity,
         OffsetSharing,
+        OrbitSharing,
         PairwiseSharing,
         SigmoidSparsity,
     )
@@ -101,6 +102,7 @@ def penalties(config):
         "l1": (None, L1Sparsity(1e-5)),
         "sigmoid": (None, SigmoidSparsity(1e-5, sharpness=100.0)),
         "pairwise": (PairwiseSharing(1e-12), None),
+        "orbit_prox": (OrbitSharing(20.0), None),
     }[kind]
 
 
@@ -391,7 +393,8 @@ def to_markdown(result, command):
         f"{result['warmup']} warm-up steps; medians in the JSON); an overhead compares a "
         f"penalty's step with the step without penalty of the same rounds. Penalties: "
         f"`OffsetSharing(10, (1, 2))` (the pretrained recipe), `L1Sparsity(1e-5)`, "
-        f"`SigmoidSparsity(1e-5, 100)`, `PairwiseSharing(1e-12)`. \"fast path\" is "
+        f"`SigmoidSparsity(1e-5, 100)`, `PairwiseSharing(1e-12)`, `OrbitSharing(20)`. "
+        f"\"fast path\" is "
         f"`penalty_mode=\"gradient\"` (the default), \"add_loss\" the autodiff path. "
         f"The machine's 2 cores were shared with other jobs while this ran, so the "
         f"figures are noisy.",
@@ -429,6 +432,9 @@ def to_markdown(result, command):
             [cell(b, f"overhead/{kind}", _pct, TARGETS[kind]) for b in names])
         row(f"{label} overhead, add_loss path", "–",
             [cell(b, f"overhead/{kind}/add_loss", _pct) for b in names])
+    row("`OrbitSharing(20)` overhead: exact prox step after each update (kernel "
+        "constraint), value logged", "–",
+        [cell(b, "overhead/orbit_prox", _pct) for b in names])
     row("all-pairs subgradient overhead (fast path: numpy ranks)", "≤ +300%",
         [cell(b, "overhead/pairwise", _pct, TARGETS["pairwise"]) for b in names])
     row("  numpy.sort of the 24.6M weights (same process)", "–",

@@ -598,3 +598,60 @@ def test_report_infers_the_data_set_from_the_layer_kind_and_input_shape():
     assert report._infer_dataset(plain_mnist, [], None)[1] == "padded_mnist"
     with pytest.raises(ValueError, match="Cannot tell"):
         report._infer_dataset(plain_square, [], None)  # blob2d or graph_degree
+
+
+def test_orbit_finetune_rows_with_orbit_sharing_and_their_control(tmp_path, monkeypatch):
+    from symzoo import cli, training
+
+    monkeypatch.setattr(orbit, "QUICK_SIZES", (48, 8, 32))
+    out, saved_root = tmp_path / "orbit", tmp_path / "saved"
+    argv = ["inspect", "blob2d_translation", "--orbit", "--quick", "--epochs", "1",
+            "--set", "lam=100.0", "--set", "sharing_form='orbit'", "--no-baseline",
+            "--compact", "--finetune-epochs", "1", "--finetune-lr", "0.01",
+            "--export-dir", str(saved_root), "--out", str(out)]
+    assert cli.main(argv) == 0
+    saved = json.loads((out / "orbit.json").read_text())
+    models = saved["models"]
+    assert {"blob2d_translation/compact+finetune",
+            "blob2d_translation/compact_from_scratch"} <= set(models)
+    for key in ("compact+finetune", "compact_from_scratch"):
+        row = models[f"blob2d_translation/{key}"]
+        assert row["epochs"] == 1 and row["learning_rate"] == 0.01
+        assert 0 <= row["out_of_region"]["accuracy"] <= 1
+    assert "--finetune-epochs 1 --finetune-lr 0.01" in saved["command"]
+    # OrbitSharing at lr·λ ≫ 1 keeps the MLP a convolution: it is its projection.
+    mlp, projected = models["blob2d_translation"], models["blob2d_translation/projected"]
+    for key in ("in_region", "out_of_region"):
+        assert abs(mlp[key]["accuracy"] - projected[key]["accuracy"]) <= 1 / 16
+    mlp_manifest = json.loads(
+        (saved_root / "blob2d_translation_orbit_prox_orbit" / "manifest.json").read_text())
+    assert mlp_manifest["sharing"] == "orbit_prox"
+    small_dir = saved_root / "blob2d_translation_orbit_prox_orbit_compact"
+    small = json.loads((small_dir / "manifest.json").read_text())
+    assert small["finetune"] == {"epochs": 1, "learning_rate": 0.01}
+    assert small["test_value"] == models["blob2d_translation/compact+finetune"]["all"]["accuracy"]
+    assert training.load_model(small_dir).count_params() == 300
+
+
+def test_finetune_keeps_the_original_and_can_start_from_scratch():
+    import keras
+
+    from symzoo import models as zoo
+    from symzoo.symmetry import extraction
+
+    model = zoo.blob2d_translation(seed=0)
+    compact, _ = extraction.extract(model)
+    before = [w.copy() for w in compact.get_weights()]
+    rng = np.random.default_rng(0)
+    x = rng.random((32, 10, 10), dtype=np.float32)
+    y = rng.integers(0, 3, 32)
+    tuned, history = extraction.finetune(compact, (x, y), epochs=2, learning_rate=0.01)
+    assert len(history["loss"]) == 2
+    for a, b in zip(before, compact.get_weights()):
+        np.testing.assert_array_equal(a, b)  # the compact model is left unchanged
+    assert any(not np.array_equal(a, b) for a, b in zip(before, tuned.get_weights()))
+    fresh, _ = extraction.finetune(compact, (x, y), epochs=1, reinitialize=True)
+    assert fresh.count_params() == compact.count_params()
+    with pytest.raises(ValueError, match="epochs"):
+        extraction.finetune(compact, (x, y), epochs=0)
+    del keras

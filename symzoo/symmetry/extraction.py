@@ -238,3 +238,49 @@ def extract(model, x=None, batch_size=256):
         b = compact.predict(x, batch_size=batch_size, verbose=0)
         info["max_abs_diff_vs_projected"] = float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
     return compact, info
+
+
+def finetune(
+    compact,
+    train,
+    val=None,
+    epochs=1,
+    learning_rate=1e-3,
+    seed=0,
+    loss="sparse_categorical_crossentropy",
+    metrics=("accuracy",),
+    reinitialize=False,
+    batch_size=128,
+    verbose=0,
+):
+    """A fine-tuned copy of a compact model (Adam with a per-epoch cosine decay).
+
+    Args:
+        compact: a model from `extract` (left unchanged).
+        train: ``(x, y)`` numpy arrays; val: optional ``(x, y)``.
+        epochs: ≥ 1 training epochs; learning_rate: Adam's initial rate.
+        seed: seeds the shuffling (and, with ``reinitialize``, the weights).
+        loss, metrics: compiled into the copy.
+        reinitialize: start from fresh initial weights instead of the
+            extracted ones: the control that tells how much of the fine-tuned
+            figure the discovered templates contribute.
+        batch_size, verbose: as in ``fit``.
+
+    Returns:
+        ``(model, history)``: the fine-tuned copy and ``fit``'s history dict
+        (lists of floats).
+    """
+    from symzoo import _validation, training
+
+    epochs = _validation.positive_int("epochs", epochs)
+    keras.utils.set_random_seed(seed)
+    tuned = keras.models.clone_model(compact)
+    if not reinitialize:
+        tuned.set_weights(compact.get_weights())
+    tuned.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss,
+                  metrics=list(metrics))
+    schedule = keras.callbacks.LearningRateScheduler(
+        lambda epoch, lr: training.lr_at_epoch("cosine", learning_rate, epoch, epochs))
+    history = tuned.fit(*train, validation_data=val, epochs=epochs, batch_size=batch_size,
+                        shuffle=True, verbose=verbose, callbacks=[schedule])
+    return tuned, {k: [float(v) for v in vals] for k, vals in history.history.items()}

@@ -261,6 +261,8 @@ def orbit_generalization(
     lr_schedule=None,
     compact=False,
     export_dir=None,
+    finetune_epochs=0,
+    finetune_lr=3e-3,
 ):
     """Trains on a part of the translation orbit and tests on all of it.
 
@@ -291,6 +293,16 @@ def orbit_generalization(
             projected MLP's function with C·d(·d') parameters; its
             ``params`` and largest output difference to the projected MLP on
             256 test inputs are recorded).
+        finetune_epochs: with `compact`, also fine-tune the compact model on
+            the (restricted) training split for this many epochs
+            (`extraction.finetune`: Adam ``finetune_lr``, per-epoch cosine),
+            recorded as ``<mlp>/compact+finetune``, and train the same
+            compact architecture from fresh initial weights with the same
+            budget, ``<mlp>/compact_from_scratch``: the control that says how
+            much of the fine-tuned figure the MLP's discovered templates
+            contribute. With `export_dir`, the exported compact model is the
+            fine-tuned one.
+        finetune_lr: the fine-tune's initial learning rate.
         export_dir: when given, every trained model is exported there with
             `symzoo.training.export` into ``<mlp>_<sharing>_orbit`` (sharing:
             ``no_sharing``, ``diagonal``, ``complete``), ``<cnn>_orbit`` and,
@@ -332,6 +344,13 @@ def orbit_generalization(
     sizes = _validation.int_tuple("sizes", sizes, length=3)
     model_kwargs = dict(model_kwargs or {})
     lr_schedule = training._check_lr_schedule(lr_schedule)
+    finetune_epochs = _validation.non_negative_int("finetune_epochs", finetune_epochs)
+    if finetune_epochs and not compact:
+        raise ValueError(
+            "Expected `compact=True` with `finetune_epochs` > 0 (the fine-tune is of "
+            f"the compact model). Received: compact={compact!r}, "
+            f"finetune_epochs={finetune_epochs}"
+        )
 
     start = time.time()
     train, val, test, test_positions, extra = _load(
@@ -420,11 +439,29 @@ def orbit_generalization(
                     **evaluate(small), "params": int(info["params_after"]),
                     "params_mlp": int(info["params_before"]),
                     "max_abs_diff_vs_projected": info["max_abs_diff_vs_projected"]}
+                if finetune_epochs:
+                    loss = models.spec(zoo_name).loss
+                    budget = {"epochs": finetune_epochs, "learning_rate": finetune_lr}
+                    for key, fresh in (("compact+finetune", False), ("compact_from_scratch", True)):
+                        t1 = time.time()
+                        tuned, history = extraction.finetune(
+                            small, train, val if len(val[1]) else None, finetune_epochs,
+                            finetune_lr, seed, loss=loss, reinitialize=fresh, verbose=verbose)
+                        results[f"{zoo_name}/{key}"] = {
+                            **evaluate(tuned), **budget, "train_seconds": time.time() - t1}
+                        if not fresh:
+                            small = tuned
+                        else:
+                            del tuned
                 if folder is not None:
                     target = folder.parent / f"{folder.name}_compact"
+                    key = "compact+finetune" if finetune_epochs else "compact"
                     exported[f"{zoo_name}/compact"] = export(
                         small, target, zoo_name, {**facts, "sharing": "tied_convolution"},
-                        results[f"{zoo_name}/compact"], extracted_from=folder.name)
+                        results[f"{zoo_name}/{key}"], extracted_from=folder.name,
+                        **({"finetune": {"epochs": finetune_epochs,
+                                         "learning_rate": finetune_lr}}
+                           if finetune_epochs else {}))
                 del small
         del model
         keras.backend.clear_session()

@@ -550,6 +550,16 @@ def add_arguments(parser):
         help="--orbit: also evaluate the MLP's compact (extracted) model",
     )
     parser.add_argument(
+        "--finetune-epochs",
+        type=int,
+        default=0,
+        help="--orbit --compact: also fine-tune the compact model this many epochs on the "
+        "training split, with a from-scratch control of the same budget",
+    )
+    parser.add_argument(
+        "--finetune-lr", type=float, default=3e-3, help="--orbit: the fine-tune's learning rate"
+    )
+    parser.add_argument(
         "--export-dir", default=None,
         help="--orbit: export the trained models into this directory (e.g. saved_models)",
     )
@@ -576,6 +586,8 @@ def run(args):
             lr_schedule=args.lr_schedule,
             compact=args.compact,
             export_dir=args.export_dir,
+            finetune_epochs=args.finetune_epochs,
+            finetune_lr=args.finetune_lr,
         )
         result["mlp_kwargs"] = {k: v for k, v in (args.set or [])}
         result["command"] = " ".join(
@@ -588,6 +600,8 @@ def run(args):
             + ([f"--seed {args.seed}"] if args.seed else [])
             + ([f"--lr-schedule {args.lr_schedule}"] if args.lr_schedule else [])
             + (["--compact"] if args.compact else [])
+            + ([f"--finetune-epochs {args.finetune_epochs} --finetune-lr {args.finetune_lr:g}"]
+               if args.finetune_epochs else [])
             + ([f"--export-dir {args.export_dir}"] if args.export_dir else [])
             + ["--out", str(out)]
         )
