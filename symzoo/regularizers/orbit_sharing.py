@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from symzoo.regularizers.base import Penalty
+from symzoo.symmetry.projection import translation_geometry
 
 
 def _align_mean(x, translation_axis, pixel_axis, size):
@@ -42,10 +43,8 @@ def translation_average(kernel):
     moving by s·i pixels is a roll by i of the T axis.
     """
     shape = tuple(int(s) for s in kernel.shape)
-    rank = len(shape)
-    half = (rank - 1) // 2
-    classes, translations, pixels = shape[0], shape[1 : 1 + half], shape[1 + half :]
-    strides = [d // t for d, t in zip(pixels, translations)]
+    classes, translations, _, strides = translation_geometry(shape)
+    half = len(translations)
     # (C, T.., T, s, T', s') : pixel axis a becomes (T_a, s_a).
     split = (classes, *translations)
     for t, s in zip(translations, strides):
@@ -129,20 +128,10 @@ class OrbitSharing(Penalty):
         return self.strength
 
     def validate(self, kernel_shape):
-        kernel_shape = tuple(int(s) for s in kernel_shape)
-        if len(kernel_shape) not in (3, 5):
-            raise ValueError(
-                "Expected a ClassTranslationDense kernel of rank 3 (C, T, d) or 5 "
-                f"(C, T, T', d, d') for OrbitSharing. Received: kernel shape "
-                f"{kernel_shape}"
-            )
-        half = (len(kernel_shape) - 1) // 2
-        translations, pixels = kernel_shape[1 : 1 + half], kernel_shape[1 + half :]
-        if any(t < 1 or d % t for t, d in zip(translations, pixels)):
-            raise ValueError(
-                "Expected each input size to be a multiple of its number of "
-                f"translations (d = s·T). Received: kernel shape {kernel_shape}"
-            )
+        try:
+            translation_geometry(kernel_shape)
+        except ValueError as error:
+            raise ValueError(f"{error} (for OrbitSharing)") from None
 
     def terms(self, kernel):
         self.validate(kernel.shape)
