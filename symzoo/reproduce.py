@@ -548,7 +548,10 @@ def _orbit_markdown(model_name, folder):
         "tested everywhere; `/projected` is the MLP with its kernel projected onto the "
         "translation-equivariant subspace, `/compact` the compact convolution extracted from it "
         "(`symzoo.symmetry.extraction.extract`: the same function with one template per "
-        "class)."
+        "class), `/compact+finetune` that compact model fine-tuned on the same restricted "
+        "training split (`--finetune-epochs`; epochs and learning rate in the JSON), and "
+        "`/compact_from_scratch` the control: the same compact architecture trained from "
+        "fresh initial weights with the same budget."
     ]
     for path in paths:
         result = json.loads(path.read_text())
