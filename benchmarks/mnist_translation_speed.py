@@ -396,8 +396,8 @@ def to_markdown(result, command):
         f"`SigmoidSparsity(1e-5, 100)`, `PairwiseSharing(1e-12)`, `OrbitSharing(20)`. "
         f"\"fast path\" is "
         f"`penalty_mode=\"gradient\"` (the default), \"add_loss\" the autodiff path. "
-        f"The machine's 2 cores were shared with other jobs while this ran, so the "
-        f"figures are noisy.",
+        f"The machine's 2 cores can be shared with other sessions' jobs, so read the "
+        f"figures as rough.",
         "",
         header,
         "|---|---|" + "---|" * len(names) + "---|",
@@ -499,9 +499,18 @@ def notes(figs, names):
            "keys on the host (TensorFlow: before each compiled step; JAX: "
            "`jax.pure_callback` inside it); the step's overhead is that sort, the "
            "scatter of the ranks and the copies of the kernel to and from the host. "
-           "`numpy.argsort` took about twice as long as the packed-key sort, and the "
-           "in-graph sorts (TensorFlow / XLA) far longer; the logged value reuses the "
-           "ranks (the penalty is linear in W given them) instead of sorting again.",
+           "The keys are built and decoded with in-place int32 operations written into "
+           "the two halves of the uint64 words instead of through temporaries; "
+           "`numpy.argsort` is more than ten times slower than the packed "
+           "sort here (`benchmarks/pairwise_prox_speed.py` prints both), and the "
+           "in-graph sorts (TensorFlow / XLA) far slower; the logged value reuses the "
+           "ranks (the penalty is linear in W given them) instead of sorting again. "
+           "Sorting the 64-bit keys costs more than `numpy.sort` of the 32-bit "
+           "values, and the random scatter of the ranks back to the weights about as "
+           "much again.",
+           "- `OrbitSharing`: its exact prox runs as the kernel's constraint after Adam's "
+           "update; it costs a Reynolds projection (28 + 28 slices and rolls to "
+           "average, 28 + 28 to spread back) plus one more for the logged value.",
            "- `mixed_bfloat16`: besides its bf16 GEMMs (row above) the step casts the "
            "24.6M-weight float32 kernel to bf16 and the bf16 kernel gradient back to "
            "float32 every step, passes the GEMM rows do not pay; the kernel stays float32 "
@@ -563,6 +572,9 @@ def main(argv=None):
                         help="epoch-time section of the MNIST-56 card ('' skips it)")
     parser.add_argument("--json",
                         default=str(REPO / "benchmarks/results/mnist_translation_speed.json"))
+    parser.add_argument("--from-json", default=None,
+                        help="measure nothing: rewrite the Markdown table and the card "
+                        "section from a JSON this script wrote (its command is kept)")
     parser.add_argument("--worker-out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.groups = [g.strip() for g in args.groups.split(",") if g.strip()]
@@ -572,6 +584,11 @@ def main(argv=None):
     if args.worker_out:
         result = worker(args)
         pathlib.Path(args.worker_out).write_text(json.dumps(result))
+        return 0
+
+    if args.from_json:
+        result = json.loads(pathlib.Path(args.from_json).read_text())
+        _write(args, result, result["command"], json_too=False)
         return 0
 
     argv = sys.argv[1:] if argv is None else argv
@@ -605,16 +622,21 @@ def main(argv=None):
         result["accuracy_budget"] = (
             f"on {args.accuracy_train:,} digits for {args.accuracy_epochs} epoch(s), "
             f"batch {args.recipe_batch_size}, tested on {args.accuracy_test:,}")
+    _write(args, result, command)
+    return 0
+
+
+def _write(args, result, command, json_too=True):
     markdown = to_markdown(result, command)
     print(markdown)
-    for path, text in ((args.markdown, markdown),
-                       (args.card, card_markdown(result, command)),
-                       (args.json, json.dumps(result, indent=1) + "\n")):
+    outputs = [(args.markdown, markdown), (args.card, card_markdown(result, command))]
+    if json_too:
+        outputs.append((args.json, json.dumps(result, indent=1) + "\n"))
+    for path, text in outputs:
         if path:
             pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
             pathlib.Path(path).write_text(text)
             print(f"wrote {path}")
-    return 0
 
 
 if __name__ == "__main__":
