@@ -46,6 +46,12 @@ def positive_float(name, value):
     return value
 
 
+def boolean(name, value):
+    if not isinstance(value, bool):
+        raise ValueError(f"Expected `{name}` to be True or False. Received: {name}={value!r}")
+    return value
+
+
 def one_of(name, value, choices):
     if value not in choices:
         raise ValueError(

@@ -37,8 +37,7 @@ DEFAULTS = {
 def _fc_architecture(channels, lam, prox):
     channels = _validation.positive_int("channels", channels)
     lam = _validation.non_negative_float("lam", lam)
-    if not isinstance(prox, bool):
-        raise ValueError(f"Expected `prox` to be True or False. Received: prox={prox!r}")
+    prox = _validation.boolean("prox", prox)
     sharing = PairwiseSharing(lam, prox=prox) if lam > 0 else None
     inputs = keras.Input(shape=(SIDE, SIDE), name="image")
     x = PositionChannelDense(PIXELS, channels, sharing=sharing, name="position_dense")(inputs)

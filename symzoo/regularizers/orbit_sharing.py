@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from symzoo import _validation
 from symzoo.regularizers.base import Penalty
 from symzoo.symmetry.projection import translation_geometry
 
@@ -117,11 +118,7 @@ class OrbitSharing(Penalty):
 
     def __init__(self, lam, reduction=None, prox=True):
         super().__init__(lam, reduction)
-        if not isinstance(prox, bool):
-            raise ValueError(
-                f"Expected `prox` to be True or False. Received: prox={prox!r}"
-            )
-        self.prox = prox
+        self.prox = _validation.boolean("prox", prox)
 
     @property
     def lam(self):

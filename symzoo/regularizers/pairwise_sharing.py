@@ -6,6 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from symzoo import _validation
 from symzoo.regularizers._sorting import sorted_with_order
 from symzoo.regularizers.base import Penalty
 
@@ -52,11 +53,7 @@ class PairwiseSharing(Penalty):
 
     def __init__(self, lam, reduction=None, prox=False):
         super().__init__(lam, reduction)
-        if not isinstance(prox, bool):
-            raise ValueError(
-                f"Expected `prox` to be True or False. Received: prox={prox!r}"
-            )
-        self.prox = prox
+        self.prox = _validation.boolean("prox", prox)
 
     def __call__(self, kernel):
         value = super().__call__(kernel)
