@@ -121,7 +121,11 @@ class PenalizedLayer(keras.layers.Layer):
 
     def _prox_penalties(self):
         """The penalties trained by in-graph proximal steps after each update."""
-        return [p for _, p in self.penalties if getattr(p, "prox", False) and hasattr(p, "prox_step")]
+        return [
+            p
+            for _, p in self.penalties
+            if getattr(p, "prox", False) and hasattr(p, "prox_step")
+        ]
 
     def kernel_constraint(self):
         """The constraint to build the kernel with: a `ProxConstraint` when a
@@ -214,7 +218,7 @@ class PenalizedLayer(keras.layers.Layer):
                 self.add_loss(value)
                 self._penalty_ids[id(value)] = name
             return kernel
-        if not any(not getattr(p, "prox", False) for _, p in self.penalties):
+        if all(getattr(p, "prox", False) for _, p in self.penalties):
             return kernel  # proximal steps only: nothing to add to the gradient
         kernel, surrogate = with_added_gradient(kernel, self.penalty_gradient)
         if surrogate is not None:
