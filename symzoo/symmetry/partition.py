@@ -39,6 +39,7 @@ import math
 import numpy as np
 
 from symzoo import _validation
+from symzoo.symmetry import projection
 
 KINDS = ("set", "graph", "translation", "circular_conv")
 
@@ -175,17 +176,11 @@ def partition_distance(a, b, normalize=False):
 
 
 def _translation_partition(shape, strides):
-    shape = tuple(int(d) for d in shape)
-    if len(shape) not in (3, 5):
-        raise ValueError(
-            "Expected a ClassTranslationDense kernel shape (C, d/s, d) or "
-            f"(C, d1/s1, d2/s2, d1, d2). Received: shape={shape}"
-        )
-    k = (len(shape) - 1) // 2
+    shape, grid, spatial = projection.translation_axes(shape)
+    k = len(grid)
     if isinstance(strides, int) and not isinstance(strides, bool):
         strides = (strides,) * k
     strides = _validation.int_tuple("strides", strides, length=k)
-    grid, spatial = shape[1 : 1 + k], shape[1 + k :]
     for t, d, s in zip(grid, spatial, strides):
         if s <= 0 or t * s != d:
             raise ValueError(

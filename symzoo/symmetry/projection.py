@@ -118,9 +118,9 @@ def resolve_kind(kind, kernel_shape=None):
     return kind
 
 
-def translation_geometry(kernel_shape):
-    """``(num_classes, translations, spatial, strides)`` of a
-    ClassTranslationDense kernel shape (C, T, d) or (C, T, T', d, d')."""
+def translation_axes(kernel_shape):
+    """``(kernel_shape, translations, spatial)`` of a ClassTranslationDense kernel
+    shape (C, T, d) or (C, T, T', d, d'), as int tuples (the rank is checked)."""
     kernel_shape = tuple(int(s) for s in kernel_shape)
     if len(kernel_shape) not in (3, 5):
         raise ValueError(
@@ -128,8 +128,13 @@ def translation_geometry(kernel_shape):
             f"(C, T, T', d, d'). Received: kernel shape {kernel_shape}"
         )
     half = (len(kernel_shape) - 1) // 2
-    translations = kernel_shape[1 : 1 + half]
-    spatial = kernel_shape[1 + half :]
+    return kernel_shape, kernel_shape[1 : 1 + half], kernel_shape[1 + half :]
+
+
+def translation_geometry(kernel_shape):
+    """``(num_classes, translations, spatial, strides)`` of a
+    ClassTranslationDense kernel shape (C, T, d) or (C, T, T', d, d')."""
+    kernel_shape, translations, spatial = translation_axes(kernel_shape)
     if any(d % t for d, t in zip(spatial, translations)):
         raise ValueError(
             "Expected the input size of a ClassTranslationDense kernel to be a "
