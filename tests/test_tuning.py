@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from symzoo.tuning import spaces
@@ -138,6 +139,7 @@ def _space(model="blob1d_translation", **hps):
         (_space(dropout=spaces.choice([0.1])), r"unknown names \['dropout'\]"),
         ({"model": "no_such_model", "hyperparameters": {}}, r"Unknown zoo model.*no_such_model"),
         (_space(lam=spaces.float_range(1e-3, 1.0)), r"lam_mode='report'"),
+        ({**_space(), "lr_schedule": "step"}, r"lr_schedule.*\['constant', 'cosine'\].*'step'"),
     ],
 )
 def test_invalid_space_fails_before_any_trial(space, message, tmp_path):
@@ -419,6 +421,72 @@ def test_translation_search_summary(tmp_path):
     saved = json.loads((out / "summary.json").read_text())
     assert saved["objective"] == {"name": "val_accuracy", "direction": "max"}
     assert saved["space"]["hyperparameters"]["offset_b"] == {"type": "choice", "values": [1, 2]}
+
+
+def test_cosine_schedule_of_a_trial():
+    """lr_schedule="cosine": each epoch of a trial trains at lr_at_epoch of the
+    trial's learning rate; "constant" leaves the rate alone."""
+    import keras
+    import keras_tuner
+
+    from symzoo import training
+    from symzoo.tuning import SymzooHyperModel
+
+    x = np.random.default_rng(0).random((64, 10), dtype=np.float32)
+    y = np.arange(64) % 5
+    for schedule in ("cosine", "constant"):
+        space = {**_space(learning_rate=spaces.fixed(0.02)), "lr_schedule": schedule}
+        hypermodel = SymzooHyperModel("blob1d_translation", space=space, seed=0)
+        assert hypermodel.lr_schedule == schedule
+        hp = keras_tuner.HyperParameters()
+        model = hypermodel.build(hp)
+        seen = []
+        record = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(
+            float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))))
+        hypermodel.fit(hp, model, x, y, epochs=3, batch_size=32, verbose=0, callbacks=[record])
+        expected = [training.lr_at_epoch(schedule, 0.02, e, 3) for e in range(3)]
+        np.testing.assert_allclose(seen, expected, rtol=1e-6)
+    assert expected == [0.02] * 3 and len(set(seen)) == 1
+
+
+def test_references_give_the_noise_estimate_and_margins(tmp_path):
+    """A reference configuration run once per seed: its sample std over seeds is
+    the noise; the summary states the best trial's margin over each reference,
+    and a reference at another budget is refused before any trial."""
+    from symzoo.tuning import summary as summary_lib
+    from symzoo.tuning.search import search
+
+    ref_space = {**_space(lam=spaces.fixed(1e-2), offset_b=None, offset_b_prime=None,
+                          activation=None, l1=None, learning_rate=spaces.fixed(0.01)),
+                 "fixed": {"strides": 1}}
+    for seed in (0, 1, 2):
+        search("blob1d_translation", space=ref_space, max_trials=1, seed=seed,
+               directory=tmp_path / "runs", project_name=f"ref{seed}",
+               summary_dir=tmp_path / "ref" / f"seed{seed}", evaluate_test=False, **TINY)
+    ref = summary_lib.read_reference("fixed", tmp_path / "ref")
+    assert ref["seeds"] == [0, 1, 2] and len(ref["scores"]) == 3
+    assert ref["std"] == pytest.approx(float(np.std(ref["scores"], ddof=1)))
+
+    out = tmp_path / "summary"
+    summary = search("blob1d_translation", max_trials=2, directory=tmp_path / "runs",
+                     summary_dir=out, references={"fixed": tmp_path / "ref"}, **TINY)
+    assert summary["noise"] == {"std": ref["std"], "from": "fixed"}
+    (got,) = summary["references"]
+    assert got["best_margin"] == pytest.approx(summary["best"]["score"] - ref["mean"])
+    if ref["std"]:
+        assert got["best_margin_in_noise"] == pytest.approx(got["best_margin"] / ref["std"])
+    md = (out / "summary.md").read_text()
+    assert "## Noise and references" in md and "| fixed | 0, 1, 2 |" in md
+    assert json.loads((out / "summary.json").read_text())["noise"]["from"] == "fixed"
+
+    with pytest.raises(ValueError, match=r"reference 'fixed' to be run on the search's"):
+        search("blob1d_translation", max_trials=1, directory=tmp_path / "runs",
+               project_name="other_budget", summary_dir=False,
+               references={"fixed": tmp_path / "ref"}, **{**TINY, "epochs": 2})
+    with pytest.raises(ValueError, match=r"seed\*/summary.json.*Received: directory="):
+        search("blob1d_translation", max_trials=1, directory=tmp_path / "runs2",
+               summary_dir=False, references={"none": tmp_path / "nothing"}, **TINY)
+    assert not (tmp_path / "runs2").exists()
 
 
 def test_hyperband_and_bayesian(tmp_path):

@@ -95,6 +95,12 @@ def add_arguments(parser):
         help="where summary.json/.md and plots go (default DIRECTORY/PROJECT/summary, "
         "under ./runs; name tuning/NAME to update the committed summary)",
     )
+    parser.add_argument(
+        "--reference", action="append", default=None, metavar="LABEL=DIR",
+        help="a reference configuration run once per seed at the same budget: DIR holds "
+        "seed*/summary.json (symzoo tune --max-trials 1 --seed S --summary-dir DIR/seedS); "
+        "repeatable; the first one's spread over seeds is the noise estimate",
+    )
     parser.add_argument("--no-summary", action="store_true", help="write no summary")
     parser.add_argument("--no-test", action="store_true", help="skip the best trial's test evaluation")
     parser.add_argument("--overwrite", action="store_true", help="start the project afresh")
@@ -116,6 +122,16 @@ def add_arguments(parser):
 def _error(message):
     print(f"symzoo tune: error: {message}", file=sys.stderr)
     return 2
+
+
+def _references(values):
+    pairs = []
+    for value in values or ():
+        label, sep, path = value.partition("=")
+        if not sep or not label or not path:
+            raise ValueError(f"Expected --reference LABEL=DIR. Received: {value!r}")
+        pairs.append((label, path))
+    return pairs
 
 
 def run(args):
@@ -167,6 +183,7 @@ def run(args):
             overwrite=args.overwrite,
             evaluate_test=not args.no_test,
             verbose=args.verbose if args.verbose is not None else (1 if sys.stdout.isatty() else 2),
+            references=_references(args.reference),
         )
     except (ValueError, FileNotFoundError, ImportError) as e:
         return _error(str(e))
@@ -196,6 +213,15 @@ def run(args):
                 f"  offsets (b, b') = ({off['b']}, {off['b_prime']}), stride {off['stride']}: "
                 f"b' = s·b: {off['b_prime_equals_stride_times_b']}"
             )
+    for ref in result.get("references") or []:
+        margin = ref["best_margin"]
+        print(
+            f"  vs {ref['label']} (seeds {ref['seeds']}): mean {ref['mean']:.6g}"
+            + (f" ± {ref['std']:.3g}" if ref["std"] is not None else "")
+            + (f"; best − mean {margin:+.4g}" if margin is not None else "")
+            + (f" = {ref['best_margin_in_noise']:.3g} noise std"
+               if ref["best_margin_in_noise"] is not None else "")
+        )
     for path in result.get("files", []):
         print(f"wrote {path}")
     if best is None:

@@ -112,6 +112,28 @@ class SymzooHyperModel(keras_tuner.HyperModel):
         """The constructor's keyword arguments for the values in ``hp``."""
         return constructor_kwargs(self.hp_values(hp), self.space.get("fixed"))
 
+    @property
+    def lr_schedule(self):
+        """The space's ``lr_schedule`` (``"constant"`` when it names none)."""
+        return self.space.get("lr_schedule", "constant")
+
+    def fit(self, hp, model, *args, **kwargs):
+        """``model.fit``; with ``lr_schedule="cosine"`` a per-epoch cosine decay
+        from the model's compiled learning rate over the trial's ``epochs``
+        (`symzoo.training.lr_at_epoch`). A Hyperband round that resumes a trial
+        at ``initial_epoch`` follows the schedule of its own ``epochs``."""
+        if self.lr_schedule != "constant":
+            import keras
+
+            from symzoo import training
+
+            epochs = int(kwargs.get("epochs", 1))
+            base = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+            schedule = keras.callbacks.LearningRateScheduler(
+                lambda epoch, _lr: training.lr_at_epoch(self.lr_schedule, base, epoch, epochs))
+            kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), schedule]
+        return model.fit(*args, **kwargs)
+
     def build(self, hp):
         from symzoo import models
 

@@ -411,6 +411,7 @@ def search(
     evaluate_test=True,
     verbose=1,
     callbacks=None,
+    references=None,
 ):
     """Runs (or resumes) a search; returns the summary dict (see module doc).
 
@@ -446,6 +447,12 @@ def search(
         verbose: passed to KerasTuner and ``fit``.
         callbacks: extra Keras callbacks of every trial's ``fit`` (KerasTuner
             deep-copies them per trial).
+        references: optional ``{label: directory}`` (or ``(label, directory)``
+            pairs) of reference configurations run once per seed at the same
+            budget (`summary.read_reference`; read before any trial, so that a
+            missing one fails early). The first one's spread over its seeds is
+            the search's noise estimate; the summary gives the best trial's
+            margin over each (`summary.compare_references`).
     """
     t_start = time.time()
     from symzoo.tuning import summary as summary_lib
@@ -457,6 +464,8 @@ def search(
         dict(quick=bool(quick), data_fraction=data_fraction, sizes=sizes, data_dir=data_dir),
     )
     role = args["role"]
+    pairs = references.items() if isinstance(references, dict) else (references or ())
+    refs = [summary_lib.read_reference(label, path) for label, path in pairs]
     from symzoo.tuning.hypermodels import SymzooHyperModel
 
     hypermodel = SymzooHyperModel(name, space=space, seed=seed, lam_mode=lam_mode)
@@ -508,6 +517,8 @@ def search(
         args, tuner_obj, hypermodel, data, project_dir, finished_before, t_start, t_search,
         search_seconds, evaluate_test, directory,
     )
+    if refs:
+        summary_lib.compare_references(summary, refs)
     if summary_dir is not False:
         summary_dir = summary_dir or os.path.join(project_dir, "summary")
         summary["files"] = summary_lib.write_summary(summary, summary_dir)

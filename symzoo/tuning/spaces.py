@@ -6,6 +6,7 @@ A *space* is a JSON-able dict::
       "model": "mnist_translation",          # a symzoo.models name
       "description": "...",                   # optional
       "lam_mode": "report",                   # "report" | "log" (models with λ only)
+      "lr_schedule": "cosine",                # optional: "constant" (default) | "cosine"
       "hyperparameters": {                    # name -> one hyperparameter spec
         "lam": {"type": "choice", "values": [100.0, 10.0, 1.0, 0.01, 0.001, 0.0001, 1e-05]},
         "offset_b": {"type": "int", "min": 0, "max": 27},
@@ -36,6 +37,11 @@ of translations per axis and ``d`` the input size per axis
 (``hp.Choice``); ``"log"`` searches the continuous range
 ``hp.Float("lam", 1e-6, 1e2, sampling="log")``. A space that gives
 ``lam_mode`` but no ``lam`` spec gets the mode's default (see `resolve`).
+
+``lr_schedule``: ``"cosine"`` decays each trial's learning rate per epoch from
+its ``learning_rate`` towards 0 over the trial's epochs
+(`symzoo.training.lr_at_epoch`, the schedule of the zoo's long rows), so that a
+trial trains as the row it stands for; ``"constant"`` (the default) keeps it.
 
 The default spaces (`SPACES`) are also committed as JSON files
 ``tuning/spaces/<name>.json`` (``symzoo tune --write-spaces``); a test checks
@@ -504,7 +510,7 @@ def validate(space):
     or unknown activations.
     """
     space = resolve(space)
-    allowed_top = {"model", "description", "lam_mode", "hyperparameters", "fixed"}
+    allowed_top = {"model", "description", "lam_mode", "lr_schedule", "hyperparameters", "fixed"}
     extra = sorted(set(space) - allowed_top)
     if extra:
         raise _err(
@@ -563,6 +569,15 @@ def validate(space):
                     f"Expected `{name}` values/bounds to be finite and {bound}. "
                     f"Received: {name}={spec if spec is not None else v!r}"
                 )
+
+    from symzoo.training import LR_SCHEDULES
+
+    schedule = space.get("lr_schedule", "constant")
+    if schedule not in LR_SCHEDULES:
+        raise _err(
+            f"Expected `lr_schedule` to be one of {list(LR_SCHEDULES)}. "
+            f"Received: lr_schedule={schedule!r}"
+        )
 
     mode = space.get("lam_mode")
     if mode is not None:

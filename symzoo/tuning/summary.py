@@ -194,6 +194,134 @@ def build_summary(
     }
 
 
+# --- references: noise and baselines at the search's budget ------------------
+
+#: Settings a reference run must share with the search it is compared with.
+REFERENCE_BUDGET_KEYS = ("epochs", "batch_size", "data_sizes")
+
+
+def _mean_std(values):
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return mean, None
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+def read_reference(label, directory):
+    """One reference configuration run over several seeds: the ``summary.json``
+    of every ``seed*/`` folder of `directory` (one-trial searches of the
+    configuration, ``symzoo tune --max-trials 1 --seed S``).
+
+    Returns ``{"label", "directory", "description", "seeds", "scores",
+    "objective", "settings", "mean", "std"}`` (``std``: the sample standard
+    deviation over seeds, None for one seed). Raises ValueError naming
+    `directory` when it holds no such run or its runs disagree on the objective
+    or the budget.
+    """
+    directory = os.fspath(directory)
+    runs = []
+    if os.path.isdir(directory):
+        for entry in sorted(os.listdir(directory)):
+            path = os.path.join(directory, entry, "summary.json")
+            if entry.startswith("seed") and os.path.isfile(path):
+                with open(path, encoding="utf-8") as f:
+                    runs.append(json.load(f))
+    runs = [r for r in runs if r.get("best") is not None]
+    if not runs:
+        raise ValueError(
+            f"Expected reference {label!r} to be a folder of seed*/summary.json files of "
+            f"finished one-trial searches (symzoo tune --max-trials 1 --seed S --summary-dir "
+            f"DIR/seedS). Received: directory={directory!r}, which holds none."
+        )
+    first = runs[0]
+    for r in runs[1:]:
+        if r["objective"] != first["objective"] or any(
+            r["settings"].get(k) != first["settings"].get(k) for k in REFERENCE_BUDGET_KEYS
+        ):
+            raise ValueError(
+                f"Expected the runs of reference {label!r} ({directory}) to share one objective "
+                f"and budget {REFERENCE_BUDGET_KEYS}. Received: seed {r['settings'].get('seed')} "
+                f"differs from seed {first['settings'].get('seed')}."
+            )
+    scores = [float(r["best"]["score"]) for r in runs]
+    mean, std = _mean_std(scores)
+    return {
+        "label": label,
+        "directory": directory,
+        "description": (first.get("space") or {}).get("description"),
+        "seeds": [r["settings"].get("seed") for r in runs],
+        "scores": scores,
+        "objective": first["objective"],
+        "settings": {k: first["settings"].get(k) for k in REFERENCE_BUDGET_KEYS},
+        "mean": mean,
+        "std": std,
+    }
+
+
+def compare_references(summary, references):
+    """Adds ``summary["references"]`` (list of `read_reference` dicts) and
+    ``summary["noise"]``: the first reference's seed spread is the search's
+    noise estimate, and the best trial's margin over each reference is
+    given in points and in units of that spread.
+
+    Raises ValueError when a reference was run on another objective or budget
+    than the search (its scores would not be comparable).
+    """
+    budget = {k: summary["settings"].get(k) for k in REFERENCE_BUDGET_KEYS}
+    out = []
+    for ref in references:
+        if ref["objective"] != summary["objective"] or ref["settings"] != budget:
+            raise ValueError(
+                f"Expected reference {ref['label']!r} to be run on the search's objective "
+                f"{summary['objective']['name']} and budget {budget}. Received: "
+                f"{ref['objective']['name']} and {ref['settings']} ({ref['directory']})."
+            )
+        out.append(dict(ref))
+    summary["references"] = out
+    noise = out[0]["std"] if out else None
+    best = summary.get("best")
+    sign = 1.0 if summary["objective"]["direction"] == "max" else -1.0
+    for ref in out:
+        margin = None if best is None else sign * (best["score"] - ref["mean"])
+        ref["best_margin"] = margin
+        ref["best_margin_in_noise"] = (
+            margin / noise if margin is not None and noise else None
+        )
+    summary["noise"] = {"std": noise, "from": out[0]["label"]} if out else None
+    return summary
+
+
+def _references_markdown(summary):
+    refs = summary.get("references") or []
+    if not refs:
+        return []
+    obj = summary["objective"]["name"]
+    noise = summary.get("noise") or {}
+    lines = [
+        "",
+        "## Noise and references (the search's budget)",
+        "",
+        f"Each reference is one configuration trained once per seed (the seed draws the data "
+        f"subset and the initial weights) with the search's budget; the spread of "
+        f"**{noise.get('from')}** over its seeds is the noise estimate: one trial's "
+        f"{obj} varies by ± {_fmt(noise.get('std'))} (sample std) from seed alone.",
+        "",
+        f"| reference | seeds | {obj} per seed | mean ± std | best trial − mean | in noise std |",
+        "|---|---|---|---|---|---|",
+    ]
+    for ref in refs:
+        lines.append(
+            f"| {ref['label']} | {', '.join(str(s) for s in ref['seeds'])} | "
+            f"{', '.join(_fmt(v) for v in ref['scores'])} | {_fmt(ref['mean'])} ± "
+            f"{_fmt(ref['std'])} | {_fmt(ref['best_margin'])} | "
+            f"{_fmt(ref['best_margin_in_noise'])} |"
+        )
+    lines.append("")
+    lines += [f"- {ref['label']}: {ref['description']} (`{ref['directory']}`)"
+              for ref in refs if ref.get("description")]
+    return lines
+
+
 # --- writing ------------------------------------------------------------------
 
 
@@ -217,7 +345,8 @@ def markdown(summary, top=10):
         f"- tuner: **{summary['tuner']}**, objective: **{obj['name']}** ({obj['direction']})",
         f"- trials: {summary['num_trials']} ({', '.join(f'{k}: {v}' for k, v in sorted(summary['counts'].items()))}); "
         f"max_trials {settings.get('max_trials')}, {settings.get('epochs')} epoch(s) per trial, "
-        f"batch size {settings.get('batch_size')}, seed {settings.get('seed')}",
+        f"batch size {settings.get('batch_size')}, seed {settings.get('seed')}, learning-rate "
+        f"schedule {(summary.get('space') or {}).get('lr_schedule', 'constant')}",
         f"- data: `{settings.get('data', {}).get('dataset')}` sizes (train, val, test) = "
         f"{tuple(settings['data_sizes']) if settings.get('data_sizes') else '–'}",
         f"- backend: **{env.get('backend')}** (Keras {env.get('keras')}, KerasTuner "
@@ -257,6 +386,7 @@ def markdown(summary, top=10):
                 f"b' = s·b (true convolution)? **{verdict}**"
                 + (" (b = b' = 0: no sharing penalty)" if off["no_sharing"] else "")
             )
+    lines += _references_markdown(summary)
     rows = ranked(summary["trials"], obj["direction"])[:top]
     if rows:
         hp_names = []
