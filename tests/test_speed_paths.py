@@ -167,6 +167,35 @@ def test_penalty_log_and_loss_include_the_penalty_in_gradient_mode():
     )
 
 
+@pytest.mark.parametrize("penalties", [
+    (None, L1Sparsity(1e-3)),
+    (None, SigmoidSparsity(1e-3, sharpness=5.0)),
+    (OffsetSharing(1.0, (1, 2)), None),
+    (OffsetSharing(1.0, (1, 2), form="complete"), L1Sparsity(1e-3)),
+])
+def test_xla_step_updates_the_kernel_in_place_without_copying_it(penalties):
+    """The logged penalty values are read from the kernel before the optimizer
+    updates it in place (anchored to the gradient), so the compiled step holds no
+    copy of the kernel; reading them unordered made XLA copy the whole kernel
+    every step (2 of the ~+40% of L1Sparsity's overhead on TensorFlow)."""
+    import re
+
+    sharing, sparsity = penalties
+    inputs = keras.Input(shape=(20, 20))
+    scores = ClassTranslationDense(4, strides=2, sharing=sharing, sparsity=sparsity)(inputs)
+    model = SymzooModel(inputs, keras.layers.Softmax()(scores))
+    model.compile(optimizer=keras.optimizers.Adam(1e-2),
+                  loss="sparse_categorical_crossentropy", jit_compile=True)
+    model.optimizer.build(model.trainable_variables)
+    model.make_train_function()
+    x = tf.constant(np.random.default_rng(0).random((8, 20, 20), dtype=np.float32))
+    y = tf.constant(np.arange(8) % 4)
+    step = tf.function(model.train_step, jit_compile=True)
+    hlo = step.experimental_get_compiler_ir((x, y))(stage="optimized_hlo")
+    assert "f32[4,10,10,20,20]" in hlo  # the kernel is in the step
+    assert not re.findall(r"= f32\[4,10,10,20,20\]\{[0-9,]+\} copy\(", hlo)
+
+
 def test_set_layer_pairwise_paths_train_alike():
     def build(mode):
         keras.utils.set_random_seed(0)

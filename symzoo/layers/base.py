@@ -10,7 +10,7 @@ from symzoo.regularizers import base as penalty_base
 PENALTY_MODES = ("gradient", "add_loss")
 
 
-def with_added_gradient(kernel, gradient_fn):
+def with_added_gradient(kernel, gradient_fn, anchor=None):
     """Returns `kernel` unchanged, with ``gradient_fn(kernel)`` added to its gradient.
 
     The forward pass is the identity; the backward pass returns
@@ -19,6 +19,12 @@ def with_added_gradient(kernel, gradient_fn):
     penalty's gradient, without the penalty's forward pass and autodiff's
     intermediate copies: under XLA / ``jax.jit`` the added term is one
     elementwise expression fused into the optimizer's update.
+
+    `anchor`: an optional scalar added to the gradient with weight zero. It
+    orders the computation of `anchor` (the logged penalty values, read from
+    `kernel`) before the optimizer's in-place update of the kernel, which XLA
+    otherwise guards by copying the whole kernel every step. `gradient_fn` may
+    be None (only the anchor: penalties trained by proximal steps).
 
     TensorFlow and JAX use ``keras.ops.custom_gradient``; other backends (torch)
     get the same gradient from the zero-valued surrogate
@@ -34,7 +40,12 @@ def with_added_gradient(kernel, gradient_fn):
             def grad(*args, upstream=None):
                 if upstream is None:
                     (upstream,) = args
-                return ops.add(upstream, ops.cast(gradient_fn(w), upstream.dtype))
+                total = upstream
+                if gradient_fn is not None:
+                    total = ops.add(total, ops.cast(gradient_fn(w), upstream.dtype))
+                if anchor is not None:
+                    total = ops.add(total, ops.multiply(ops.cast(anchor, total.dtype), 0.0))
+                return total
 
             return w, grad
 
@@ -51,6 +62,7 @@ class _HostState:
     def __init__(self):
         self.variables = {}
         self.optimizer = None
+        self.values = {}
 
 
 class ProxConstraint(keras.constraints.Constraint):
@@ -210,6 +222,7 @@ class PenalizedLayer(keras.layers.Layer):
         """
         kernel = self.kernel
         self._penalty_ids = {}
+        self._host_state.values = {}
         if not training or not self.penalties:
             return kernel
         if self.penalty_mode == "add_loss":
@@ -218,14 +231,27 @@ class PenalizedLayer(keras.layers.Layer):
                 self.add_loss(value)
                 self._penalty_ids[id(value)] = name
             return kernel
-        if all(getattr(p, "prox", False) for _, p in self.penalties):
+        prox_only = all(getattr(p, "prox", False) for _, p in self.penalties)
+        # The logged values are computed here, from the kernel the forward pass
+        # reads, and anchored to the gradient (a zero-weighted term): the
+        # compiler then reads the kernel for them before the optimizer updates
+        # it in place, instead of first copying the whole kernel.
+        kernel = ops.convert_to_tensor(kernel)
+        values = {name: self.penalty_value(name, training=True, kernel=kernel)
+                  for name, _ in self.penalties}
+        self._host_state.values = values
+        anchor = None
+        for value in values.values():
+            anchor = value if anchor is None else ops.add(anchor, value)
+        if prox_only and keras.backend.backend() not in ("tensorflow", "jax"):
             return kernel  # proximal steps only: nothing to add to the gradient
-        kernel, surrogate = with_added_gradient(kernel, self.penalty_gradient)
+        kernel, surrogate = with_added_gradient(
+            kernel, None if prox_only else self.penalty_gradient, anchor=anchor)
         if surrogate is not None:
             self.add_loss(surrogate)
         return kernel
 
-    def penalty_value(self, name, training=False):
+    def penalty_value(self, name, training=False, kernel=None):
         """The current value of penalty `name`, for logging (no gradient).
 
         In training, a penalty whose gradient was computed on the host this
@@ -233,7 +259,10 @@ class PenalizedLayer(keras.layers.Layer):
         all-pairs penalty, which is linear in W given the ranks), which costs
         no second sort.
         """
-        kernel = self.kernel
+        if kernel is None:
+            if training and name in self._host_state.values:
+                return self._host_state.values[name]  # this step's, from the forward pass
+            kernel = self.kernel
         host = self._host_state.variables.get(name)
         if training and host is not None and keras.backend.backend() == "tensorflow":
             value = ops.sum(ops.multiply(ops.convert_to_tensor(host), kernel))
