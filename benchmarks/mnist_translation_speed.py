@@ -484,17 +484,24 @@ def notes(figs, names):
     out = ["What the fast path does and what was tried:", "",
            "- The penalties' analytic (sub)gradients are added to the kernel's gradient in "
            "the backward pass (`PenalizedLayer`, `keras.ops.custom_gradient`), so the "
-           "compiler can fuse them into Adam's update; the penalty value logged in `fit` "
-           "is one extra reduction over the kernel. OffsetSharing's gradient is "
-           "s − S⁻¹s with s = sign(W − SW) held in bfloat16 (exact for −1, 0, 1), "
-           "since XLA materialises the shifted copy: one float32 shift of W and one "
-           "bfloat16 shift of s per generator (the form sign(W − SW) + sign(W − S⁻¹W), "
-           "two float32 shifts of W, was slower while building this).",
-           "- Cyclic shifts: one `keras.ops.roll` over all shifted axes. XLA on CPU "
-           "lowers it to a concatenate + slice per axis and materialises copies of the "
-           "kernel instead of fusing the shifted reads into the update; slicing and "
-           "concatenating per axis by hand was slower still (measured while building "
-           "this).",
+           "compiler fuses them into Adam's update. OffsetSharing's gradient is "
+           "s − S⁻¹s with s = sign(W − SW) held in bfloat16 (exact for −1, 0, 1): one "
+           "bfloat16 tensor per generator is written, the shifted reads of W and s are "
+           "fused into the update (the form sign(W − SW) + sign(W − S⁻¹W), two float32 "
+           "shifts of W, was slower while building this).",
+           "- The logged penalty values (`fit`'s `offset_sharing`, `l1_sparsity`, …) are "
+           "computed in the forward pass from the kernel it reads and added to the "
+           "kernel's gradient with weight zero. Without that ordering XLA could not prove "
+           "that they read the kernel before Adam overwrites it in place, and copied the "
+           "whole 98 MB kernel every step (most of L1Sparsity's former +40% on "
+           "TensorFlow; `tests/test_speed_paths.py` checks the compiled step holds no "
+           "copy). What remains of a value is one written tensor (|W|, σ(kW), |W − SW|) "
+           "and its reduction: XLA's CPU reductions (YNNPACK) do not fuse their "
+           "producer.",
+           "- Cyclic shifts: one `keras.ops.roll` over all shifted axes; inside a fusion "
+           "XLA on CPU reads them through concatenate + slice index arithmetic, slower "
+           "than a contiguous read; slicing and concatenating per axis by hand was "
+           "slower still (measured while building this).",
            "- All-pairs: the ranks come from one numpy sort of packed (value, index) "
            "keys on the host (TensorFlow: before each compiled step; JAX: "
            "`jax.pure_callback` inside it); the step's overhead is that sort, the "
@@ -514,10 +521,7 @@ def notes(figs, names):
            "- `mixed_bfloat16`: besides its bf16 GEMMs (row above) the step casts the "
            "24.6M-weight float32 kernel to bf16 and the bf16 kernel gradient back to "
            "float32 every step, passes the GEMM rows do not pay; the kernel stays float32 "
-           "so that Adam and the penalties work in float32.",
-           "- The logged penalty value (`fit`'s `offset_sharing`, …) costs one reduction "
-           "over the kernel per step; XLA's CPU reduction does not fuse its producer, "
-           "so it writes the |W − SW| tensor once."]
+           "so that Adam and the penalties work in float32."]
     return out
 
 

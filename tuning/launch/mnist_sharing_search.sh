@@ -1,7 +1,7 @@
 #!/bin/sh
 # The search behind tuning/mnist_translation/summary.md, with its noise estimate and its
 # untuned baseline (tuning/mnist_translation/reference/): 24k training digits, 6k
-# validation digits, 2 epochs per trial with a per-epoch cosine decay of the learning rate
+# validation digits, 4 epochs per trial with a per-epoch cosine decay of the learning rate
 # (the shipped row's schedule), CPU. Run from the repository root with SYMZOO_MNIST_DIR set
 # to the MNIST IDX directory; PYTHON defaults to python.
 #
@@ -16,7 +16,7 @@
 #    many noise standard deviations the best trial beats each.
 set -e
 PYTHON=${PYTHON:-python}
-BUDGET="--epochs 2 --sizes 24000 6000 10000 --batch-size 128"
+BUDGET="--epochs 4 --sizes 24000 6000 10000 --batch-size 128"
 DIR=tuning/mnist_translation
 for ref in shipped default; do
   for seed in 0 1 2; do
