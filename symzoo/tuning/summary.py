@@ -20,6 +20,7 @@ on the summary dict alone, so summaries can be re-plotted without KerasTuner:
 import json
 import math
 import os
+import statistics
 
 from symzoo import _format
 
@@ -201,10 +202,7 @@ REFERENCE_BUDGET_KEYS = ("epochs", "batch_size", "data_sizes")
 
 
 def _mean_std(values):
-    mean = sum(values) / len(values)
-    if len(values) < 2:
-        return mean, None
-    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None
 
 
 def read_reference(label, directory):
