@@ -196,6 +196,31 @@ def test_xla_step_updates_the_kernel_in_place_without_copying_it(penalties):
     assert not re.findall(r"= f32\[4,10,10,20,20\]\{[0-9,]+\} copy\(", hlo)
 
 
+@pytest.mark.parametrize("form", ["diagonal", "complete"])
+def test_offset_gradient_is_written_by_its_own_program_before_the_step(form):
+    """TensorFlow: `OffsetSharing`'s gradient is written into a buffer by its own
+    XLA program from the kernel the step starts from; the step reads the buffer
+    (no shifted reads of the kernel in it) and logs the penalty as ⟨W, g⟩."""
+    sharing = OffsetSharing(0.5, (1, 2), form=form)
+    model = _translation_model("gradient", sharing, L1Sparsity(1e-3))
+    rng = np.random.default_rng(3)
+    x, y = rng.random((16, 8, 8), dtype=np.float32), rng.integers(0, 3, 16)
+    layer = model.get_layer("ctd")
+    start = layer.kernel.numpy()
+    logs = model.train_on_batch(x, y, return_dict=True)
+    assert list(layer._host_state.buffers) == ["offset_sharing"]  # not the L1 penalty
+    buffer = layer._host_state.buffers["offset_sharing"].numpy()
+    np.testing.assert_array_equal(buffer, sharing.gradient(start).numpy())
+    np.testing.assert_allclose(logs["offset_sharing"], float(sharing(start)), rtol=1e-5)
+    assert not np.array_equal(layer.kernel.numpy(), start)
+    # The buffer is no weight of the model and is never saved.
+    assert len(model.weights) == 1
+    step = tf.function(model.train_step, jit_compile=True)
+    hlo = step.experimental_get_compiler_ir((tf.constant(x), tf.constant(y)))(
+        stage="optimized_hlo")
+    assert "f32[3,4,4,8,8]" in hlo and " gather(" not in hlo
+
+
 def test_set_layer_pairwise_paths_train_alike():
     def build(mode):
         keras.utils.set_random_seed(0)
@@ -377,7 +402,10 @@ def test_mixed_bfloat16_trains_saves_and_serves(tmp_path):
 
     export_saved_model(model, tmp_path / "sm")
     served = tf.saved_model.load(str(tmp_path / "sm")).serve(x).numpy()
-    np.testing.assert_allclose(served, probs, atol=1e-6)
+    # The SavedModel runs TensorFlow's own bfloat16 kernels, `predict` the XLA ones:
+    # bit for bit equal where the CPU has native bf16 dot products (avx512_bf16), a
+    # bf16 rounding apart elsewhere (AVX2: ~6e-4 on these probabilities).
+    np.testing.assert_allclose(served, probs, atol=4e-3)
     with pytest.raises(ValueError, match="dtype_policy"):
         models.blob2d_translation(dtype_policy="float16")
     with pytest.raises(ValueError, match="penalty_mode"):

@@ -56,11 +56,14 @@ def with_added_gradient(kernel, gradient_fn, anchor=None):
 
 
 class _HostState:
-    """Untracked holder of host-computed penalty gradients and of the optimizer
-    whose learning rate the proximal steps use (never saved)."""
+    """Untracked holder of host-computed penalty gradients, of the kernel-sized
+    buffers the TensorFlow step writes penalty gradients into, and of the
+    optimizer whose learning rate the proximal steps use (never saved)."""
 
     def __init__(self):
         self.variables = {}
+        self.buffers = {}
+        self.writers = {}
         self.optimizer = None
         self.values = {}
 
@@ -203,13 +206,75 @@ class PenalizedLayer(keras.layers.Layer):
             count += 1
         return count
 
+    def _buffered_penalties(self):
+        """TensorFlow, gradient mode: the penalties whose gradient the step
+        writes into a buffer (`Penalty.buffer_gradient`)."""
+        if (keras.backend.backend() != "tensorflow" or not self.built
+                or self.penalty_mode != "gradient"):
+            return []
+        host = {name for name, _ in self._host_penalties()}
+        return [(name, p) for name, p in self.penalties
+                if getattr(p, "buffer_gradient", False) and name not in host]
+
+    def prepare_gradient_buffers(self):
+        """TensorFlow: makes the untracked kernel-sized buffers that hold the
+        gradient of each `Penalty.buffer_gradient` penalty, and the compiled
+        function that writes them (`update_gradient_buffers`).
+
+        The buffer is written by its own XLA program, before each compiled
+        training call, from the kernel that call starts from: one elementwise
+        pass whose shifted reads of the kernel XLA fuses into the write. The
+        training step reads it in the optimizer's moment updates and logs the
+        penalty as ``⟨W, gradient⟩`` (equal to the penalty for one that is
+        positively homogeneous of degree one, such as `OffsetSharing`). Inside
+        the training step instead, XLA materialises the shifted kernels once per
+        consumer in a transposed layout, which costs more than the step's GEMMs.
+        As with the host gradients, ``steps_per_execution > 1`` refreshes the
+        buffer once per execution. `symzoo.models.SymzooModel` calls this when
+        it makes its train function; in a plain ``keras.Model`` the gradient is
+        computed inside the step (the same numbers, slower). Returns the number
+        of buffers made.
+        """
+        import tensorflow as tf
+
+        made = 0
+        for name, penalty in self._buffered_penalties():
+            if name in self._host_state.buffers:
+                continue
+            with tf.init_scope():
+                buffer = tf.Variable(tf.zeros(self.kernel.shape, self.kernel.dtype),
+                                     trainable=False, name=f"{name}_gradient_buffer")
+
+            self._host_state.buffers[name] = buffer
+            self._host_state.writers[name] = tf.function(
+                self._buffer_writer(buffer, penalty), jit_compile=True)
+            made += 1
+        return made
+
+    def _buffer_writer(self, buffer, penalty):
+        def write():
+            buffer.assign(penalty.gradient(ops.convert_to_tensor(self.kernel)))
+            return ops.convert_to_tensor(0.0)  # no kernel-sized output
+
+        return write
+
+    def update_gradient_buffers(self):
+        """TensorFlow: writes each penalty-gradient buffer from the current
+        kernel (see `prepare_gradient_buffers`). Returns the number written."""
+        for write in self._host_state.writers.values():
+            write()
+        return len(self._host_state.writers)
+
     def penalty_gradient(self, kernel):
         """The sum of this layer's penalty gradients at `kernel` (None if none)."""
         host = self._host_state.variables
+        buffers = self._host_state.buffers
         total = None
         for name, penalty in self.penalties:
             if name in host and keras.backend.backend() == "tensorflow":
                 g = ops.convert_to_tensor(host[name])
+            elif name in buffers and keras.backend.backend() == "tensorflow":
+                g = ops.convert_to_tensor(buffers[name])  # written before this step
             else:
                 g = penalty.gradient(kernel)
             total = g if total is None else ops.add(total, g)
@@ -237,8 +302,17 @@ class PenalizedLayer(keras.layers.Layer):
         # compiler then reads the kernel for them before the optimizer updates
         # it in place, instead of first copying the whole kernel.
         kernel = ops.convert_to_tensor(kernel)
-        values = {name: self.penalty_value(name, training=True, kernel=kernel)
-                  for name, _ in self.penalties}
+        values = {}
+        for name, penalty in self.penalties:
+            buffer = self._host_state.buffers.get(name)
+            if buffer is not None and keras.backend.backend() == "tensorflow":
+                # The buffer holds the gradient at this kernel; the value is ⟨W, g⟩.
+                # (one dot of the flat tensors: read once, nothing written)
+                values[name] = ops.stop_gradient(ops.dot(
+                    ops.reshape(kernel, (-1,)),
+                    ops.reshape(ops.convert_to_tensor(buffer), (-1,))))
+            else:
+                values[name] = self.penalty_value(name, training=True, kernel=kernel)
         self._host_state.values = values
         anchor = None
         for value in values.values():

@@ -103,7 +103,9 @@ class SymzooModel(keras.Model):
 
     def make_train_function(self, force=False):
         """Keras' train function, after binding the optimizer to the symzoo
-        layers (`PenalizedLayer.bind_optimizer`); on TensorFlow, preceded by the host-side
+        layers (`PenalizedLayer.bind_optimizer`) and, on TensorFlow, making their
+        penalty-gradient buffers (`PenalizedLayer.prepare_gradient_buffers`);
+        on TensorFlow, preceded by the buffer writes and the host-side
         penalty gradients (`PenalizedLayer.update_host_gradients`) when a layer
         has one (`PairwiseSharing` on a large kernel in ``"gradient"`` mode)."""
         # The proximal penalty steps (`OrbitSharing`) read this optimizer's
@@ -112,9 +114,13 @@ class SymzooModel(keras.Model):
         for layer in self._flatten_layers(include_self=False):
             if isinstance(layer, PenalizedLayer):
                 layer.bind_optimizer(self.optimizer)
-        function = super().make_train_function(force=force)
         import keras
 
+        if keras.backend.backend() == "tensorflow":
+            for layer in self._flatten_layers(include_self=False):
+                if isinstance(layer, PenalizedLayer) and layer.built:
+                    layer.prepare_gradient_buffers()
+        function = super().make_train_function(force=force)
         if keras.backend.backend() != "tensorflow":
             return function
         layers = [
@@ -122,7 +128,7 @@ class SymzooModel(keras.Model):
             for layer in self._flatten_layers(include_self=False)
             if isinstance(layer, PenalizedLayer)
             and layer.penalty_mode == "gradient"
-            and layer._host_penalties()
+            and (layer._host_penalties() or layer._host_state.writers)
         ]
         function = self.train_function
         if not layers or getattr(function, "_symzoo_host", False):
@@ -131,6 +137,7 @@ class SymzooModel(keras.Model):
         def train_function(*args, **kwargs):
             for layer in layers:
                 layer.update_host_gradients()
+                layer.update_gradient_buffers()
             return function(*args, **kwargs)
 
         train_function._symzoo_host = True

@@ -33,6 +33,11 @@ class Penalty(keras.regularizers.Regularizer):
 
     name = "penalty"
     default_reduction = "sum"
+    #: True for a penalty whose gradient a TensorFlow step should write into a
+    #: buffer once and whose value is ``⟨W, gradient(W)⟩`` (degree-one positively
+    #: homogeneous penalties whose gradient reads shifted weights:
+    #: `OffsetSharing`); see `symzoo.layers.PenalizedLayer.prepare_gradient_buffers`.
+    buffer_gradient = False
 
     def __init__(self, strength, reduction=None):
         self.strength = _validation.non_negative_float(self._strength_arg, strength)

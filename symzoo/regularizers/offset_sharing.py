@@ -1,6 +1,7 @@
 """The report's offset parameter-sharing penalty, and its complete-group form."""
 
 import keras
+import numpy as np
 from keras import ops
 
 from symzoo import _validation
@@ -10,14 +11,22 @@ from symzoo.regularizers.base import Penalty
 def cyclic_shift(x, moves):
     """``roll(x, shift, axis)`` for ``moves = [(axis, shift), ...]``.
 
-    ``out[..., i, ...] = x[..., (i − shift) mod n, ...]`` on each listed axis;
-    one ``keras.ops.roll`` over all the axes (on TensorFlow + XLA a single
-    loop fusion; slicing and concatenating per axis measured 3-4× slower).
+    ``out[..., i, ...] = x[..., (i − shift) mod n, ...]`` on each listed axis,
+    written as one ``keras.ops.take`` per axis with a constant index vector
+    ``(arange(n) − shift) mod n``. XLA (TensorFlow and JAX) fuses such small
+    constant gathers into the loop that consumes them, so the shifted kernel is
+    read in place and never materialised; ``keras.ops.roll`` lowers to a
+    concatenation that XLA writes out in full (twice the kernel's bytes per
+    roll on TensorFlow), which made the penalty cost more than the GEMMs of a
+    step (`benchmarks/mnist_translation_speed.py`).
     """
-    moves = [(axis, shift) for axis, shift in moves if shift % int(x.shape[axis])]
-    if not moves:
-        return x
-    return ops.roll(x, shift=[s for _, s in moves], axis=[a for a, _ in moves])
+    for axis, shift in moves:
+        size = int(x.shape[axis])
+        shift %= size
+        if shift:
+            index = np.asarray((np.arange(size) - shift) % size, dtype="int32")
+            x = ops.take(x, index, axis=axis)
+    return x
 
 
 @keras.saving.register_keras_serializable(package="symzoo")
@@ -80,6 +89,9 @@ class OffsetSharing(Penalty):
 
     name = "offset_sharing"
     forms = ("diagonal", "complete")
+    #: TensorFlow fast path: the step writes the gradient into a buffer once and
+    #: logs ⟨W, gradient⟩ (= the penalty: Σ|W − SW| is homogeneous of degree 1).
+    buffer_gradient = True
     default_reduction = "mean"
     _strength_arg = "lam"
 
@@ -148,24 +160,25 @@ class OffsetSharing(Penalty):
         return super().num_terms(kernel_shape) * len(self.generators(len(kernel_shape)))
 
     def term_gradient(self, kernel):
-        """``Σ_g s_g − S_g⁻¹ s_g`` with ``s_g = sign(W − S_g W)``, for the generators S_g.
+        """``Σ_g sign(W − S_g W) − sign(S_g⁻¹ W − W)`` for the generators S_g.
 
-        The derivative of Σ|W − S W|. The sign tensor is kept in bfloat16,
-        which holds −1, 0 and 1 exactly, so the gradient is the float32 one bit
-        for bit, while XLA (which materialises the shifted copy on CPU) moves
-        half the bytes for it. `benchmarks/mnist_translation_speed.py` times
-        the training step with this gradient.
+        The derivative of Σ|W − S W| is ``s − S⁻¹ s`` with ``s = sign(W − S W)``;
+        since ``S⁻¹ s = sign(S⁻¹ W − W)`` elementwise (the same two weights are
+        subtracted), it is written as a stencil on W alone, bit for bit the same
+        numbers: each output weight reads W at itself and at its two shifted
+        positions, one fused elementwise expression with no shifted copy or sign
+        tensor in memory, which XLA folds into the optimizer's update.
+        `benchmarks/mnist_translation_speed.py` times the training step with it.
         """
         self.validate(kernel.shape)
         grad = None
         for moves in self.generators(len(kernel.shape)):
             if not moves:
                 continue
-            sign = ops.cast(
-                ops.sign(ops.subtract(kernel, cyclic_shift(kernel, moves))), "bfloat16"
-            )
-            back = cyclic_shift(sign, [(a, -s) for a, s in moves])
-            part = ops.subtract(ops.cast(sign, kernel.dtype), ops.cast(back, kernel.dtype))
+            ahead = cyclic_shift(kernel, moves)
+            behind = cyclic_shift(kernel, [(a, -s) for a, s in moves])
+            part = ops.subtract(ops.sign(ops.subtract(kernel, ahead)),
+                                ops.sign(ops.subtract(behind, kernel)))
             grad = part if grad is None else ops.add(grad, part)
         return ops.zeros_like(kernel) if grad is None else grad
 
