@@ -221,6 +221,26 @@ def test_offset_gradient_is_written_by_its_own_program_before_the_step(form):
     assert "f32[3,4,4,8,8]" in hlo and " gather(" not in hlo
 
 
+def test_sigmoid_buffer_holds_the_sigmoid_and_the_step_computes_no_exp():
+    sparsity = SigmoidSparsity(1e-3, sharpness=10.0, reduction="mean")
+    model = _translation_model("gradient", None, sparsity)
+    rng = np.random.default_rng(4)
+    x, y = rng.random((16, 8, 8), dtype=np.float32), rng.integers(0, 3, 16)
+    layer = model.get_layer("ctd")
+    start = layer.kernel.numpy()
+    logs = model.train_on_batch(x, y, return_dict=True)
+    buffer = layer._host_state.buffers["sigmoid_sparsity"].numpy()
+    np.testing.assert_allclose(buffer, 1 / (1 + np.exp(-10.0 * start)), rtol=1e-6)
+    np.testing.assert_allclose(logs["sigmoid_sparsity"], float(sparsity(start)), rtol=1e-5)
+    np.testing.assert_allclose(  # XLA's and TF's sigmoid differ in the last bit
+        sparsity.gradient_from_buffer(start, buffer).numpy(), sparsity.gradient(start).numpy(),
+        rtol=1e-5)
+    step = tf.function(model.train_step, jit_compile=True)
+    hlo = step.experimental_get_compiler_ir((tf.constant(x), tf.constant(y)))(
+        stage="optimized_hlo")
+    assert "f32[3,4,4,8,8]" in hlo and "exponential(f32[3,4,4,8,8]" not in hlo.replace("{4,3,2,1,0}", "")
+
+
 def test_set_layer_pairwise_paths_train_alike():
     def build(mode):
         keras.utils.set_random_seed(0)

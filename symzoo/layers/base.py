@@ -217,23 +217,24 @@ class PenalizedLayer(keras.layers.Layer):
                 if getattr(p, "buffer_gradient", False) and name not in host]
 
     def prepare_gradient_buffers(self):
-        """TensorFlow: makes the untracked kernel-sized buffers that hold the
-        gradient of each `Penalty.buffer_gradient` penalty, and the compiled
-        function that writes them (`update_gradient_buffers`).
+        """TensorFlow: makes the untracked kernel-sized buffer of each
+        `Penalty.buffer_gradient` penalty, and the compiled function that
+        writes it (`update_gradient_buffers`).
 
-        The buffer is written by its own XLA program, before each compiled
-        training call, from the kernel that call starts from: one elementwise
-        pass whose shifted reads of the kernel XLA fuses into the write. The
-        training step reads it in the optimizer's moment updates and logs the
-        penalty as ``⟨W, gradient⟩`` (equal to the penalty for one that is
-        positively homogeneous of degree one, such as `OffsetSharing`). Inside
-        the training step instead, XLA materialises the shifted kernels once per
-        consumer in a transposed layout, which costs more than the step's GEMMs.
-        As with the host gradients, ``steps_per_execution > 1`` refreshes the
-        buffer once per execution. `symzoo.models.SymzooModel` calls this when
-        it makes its train function; in a plain ``keras.Model`` the gradient is
-        computed inside the step (the same numbers, slower). Returns the number
-        of buffers made.
+        The buffer (`Penalty.buffer_contents`: `OffsetSharing`'s gradient,
+        `SigmoidSparsity`'s σ(k·θ)) is written by its own XLA program, before
+        each compiled training call, from the kernel that call starts from: one
+        elementwise pass, into which XLA fuses `OffsetSharing`'s shifted reads
+        of the kernel. The training step takes the gradient and the logged
+        value from it (`Penalty.gradient_from_buffer`, `value_from_buffer`).
+        Inside the training step instead, XLA materialises the shifted kernels
+        once per consumer in a transposed layout, which costs more than the
+        step's GEMMs, and evaluates the sigmoid three times. As with the host
+        gradients, ``steps_per_execution > 1`` refreshes the buffer once per
+        execution. `symzoo.models.SymzooModel` calls this when it makes its
+        train function; in a plain ``keras.Model`` the gradient is computed
+        inside the step (the same numbers, slower). Returns the number of
+        buffers made.
         """
         import tensorflow as tf
 
@@ -243,7 +244,7 @@ class PenalizedLayer(keras.layers.Layer):
                 continue
             with tf.init_scope():
                 buffer = tf.Variable(tf.zeros(self.kernel.shape, self.kernel.dtype),
-                                     trainable=False, name=f"{name}_gradient_buffer")
+                                     trainable=False, name=f"{name}_buffer")
 
             self._host_state.buffers[name] = buffer
             self._host_state.writers[name] = tf.function(
@@ -253,7 +254,7 @@ class PenalizedLayer(keras.layers.Layer):
 
     def _buffer_writer(self, buffer, penalty):
         def write():
-            buffer.assign(penalty.gradient(ops.convert_to_tensor(self.kernel)))
+            buffer.assign(penalty.buffer_contents(ops.convert_to_tensor(self.kernel)))
             return ops.convert_to_tensor(0.0)  # no kernel-sized output
 
         return write
@@ -274,7 +275,8 @@ class PenalizedLayer(keras.layers.Layer):
             if name in host and keras.backend.backend() == "tensorflow":
                 g = ops.convert_to_tensor(host[name])
             elif name in buffers and keras.backend.backend() == "tensorflow":
-                g = ops.convert_to_tensor(buffers[name])  # written before this step
+                # the buffer was written from this kernel before the step
+                g = penalty.gradient_from_buffer(kernel, ops.convert_to_tensor(buffers[name]))
             else:
                 g = penalty.gradient(kernel)
             total = g if total is None else ops.add(total, g)
@@ -306,11 +308,10 @@ class PenalizedLayer(keras.layers.Layer):
         for name, penalty in self.penalties:
             buffer = self._host_state.buffers.get(name)
             if buffer is not None and keras.backend.backend() == "tensorflow":
-                # The buffer holds the gradient at this kernel; the value is ⟨W, g⟩.
-                # (one dot of the flat tensors: read once, nothing written)
-                values[name] = ops.stop_gradient(ops.dot(
-                    ops.reshape(kernel, (-1,)),
-                    ops.reshape(ops.convert_to_tensor(buffer), (-1,))))
+                # The buffer was written from this kernel (e.g. the gradient,
+                # whose ⟨W, g⟩ is the value of `OffsetSharing`).
+                values[name] = ops.stop_gradient(
+                    penalty.value_from_buffer(kernel, ops.convert_to_tensor(buffer)))
             else:
                 values[name] = self.penalty_value(name, training=True, kernel=kernel)
         self._host_state.values = values

@@ -33,10 +33,11 @@ class Penalty(keras.regularizers.Regularizer):
 
     name = "penalty"
     default_reduction = "sum"
-    #: True for a penalty whose gradient a TensorFlow step should write into a
-    #: buffer once and whose value is ``⟨W, gradient(W)⟩`` (degree-one positively
-    #: homogeneous penalties whose gradient reads shifted weights:
-    #: `OffsetSharing`); see `symzoo.layers.PenalizedLayer.prepare_gradient_buffers`.
+    #: True for a penalty whose TensorFlow fast path keeps a kernel-sized buffer
+    #: that its own XLA program writes before each step (`buffer_contents`), and
+    #: from which the step takes the gradient (`gradient_from_buffer`) and the
+    #: logged value (`value_from_buffer`); see
+    #: `symzoo.layers.PenalizedLayer.prepare_gradient_buffers`.
     buffer_gradient = False
 
     def __init__(self, strength, reduction=None):
@@ -96,6 +97,22 @@ class Penalty(keras.regularizers.Regularizer):
         """``d penalty(kernel) / d kernel``: `term_gradient` times `factor`."""
         grad = self.term_gradient(kernel)
         return ops.multiply(grad, ops.cast(self.factor(kernel.shape), grad.dtype))
+
+    def buffer_contents(self, kernel):
+        """What the buffer of the TensorFlow fast path holds (`buffer_gradient`):
+        by default the gradient itself."""
+        return self.gradient(kernel)
+
+    def gradient_from_buffer(self, kernel, buffer):
+        """The gradient, from `buffer_contents` (by default: the buffer)."""
+        return buffer
+
+    def value_from_buffer(self, kernel, buffer):
+        """The penalty's value from `buffer_contents`: by default ``⟨W, ∇⟩``,
+        which is the penalty for one positively homogeneous of degree one
+        (``p(cW) = c·p(W)``, e.g. Σ|W − SW|); one dot of the flat tensors, which
+        reads each once and writes nothing."""
+        return ops.dot(ops.reshape(kernel, (-1,)), ops.reshape(buffer, (-1,)))
 
     def get_config(self):
         return {self._strength_arg: self.strength, "reduction": self.reduction}

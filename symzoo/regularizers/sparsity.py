@@ -67,9 +67,28 @@ class SigmoidSparsity(Penalty):
     def terms(self, kernel):
         return ops.sum(ops.sigmoid(self.sharpness * kernel)), _size(kernel)
 
+    #: TensorFlow fast path: the buffer holds σ(sharpness·θ), written once per
+    #: step; the gradient and the logged value are read off it (no exp in the step).
+    buffer_gradient = True
+
     def term_gradient(self, kernel):
-        s = ops.sigmoid(self.sharpness * kernel)
+        return self._sigmoid_gradient(ops.sigmoid(self.sharpness * kernel))
+
+    def _sigmoid_gradient(self, s):
         return (self.sharpness * s) * (1.0 - s)
+
+    def buffer_contents(self, kernel):
+        return ops.sigmoid(self.sharpness * kernel)
+
+    def gradient_from_buffer(self, kernel, buffer):
+        grad = self._sigmoid_gradient(buffer)  # the same expression as `gradient`
+        return ops.multiply(grad, ops.cast(self.factor(kernel.shape), grad.dtype))
+
+    def value_from_buffer(self, kernel, buffer):
+        total = ops.sum(buffer)
+        if self.reduction == "mean":
+            total = total / float(max(_size(kernel), 1))
+        return ops.multiply(ops.cast(self.strength, total.dtype), total)
 
     def get_config(self):
         return {**super().get_config(), "sharpness": self.sharpness}
