@@ -484,24 +484,29 @@ def notes(figs, names):
     out = ["What the fast path does and what was tried:", "",
            "- The penalties' analytic (sub)gradients are added to the kernel's gradient in "
            "the backward pass (`PenalizedLayer`, `keras.ops.custom_gradient`), so the "
-           "compiler fuses them into Adam's update. OffsetSharing's gradient is "
-           "s − S⁻¹s with s = sign(W − SW) held in bfloat16 (exact for −1, 0, 1): one "
-           "bfloat16 tensor per generator is written, the shifted reads of W and s are "
-           "fused into the update (the form sign(W − SW) + sign(W − S⁻¹W), two float32 "
-           "shifts of W, was slower while building this).",
+           "compiler fuses them into Adam's update.",
+           "- `OffsetSharing` on TensorFlow: its gradient, written as the stencil "
+           "Σ_g sign(W − S_g W) − sign(S_g⁻¹W − W) (bit for bit s − S⁻¹s with "
+           "s = sign(W − SW)), is written into a kernel-sized buffer by its own XLA "
+           "program before each compiled step (`PenalizedLayer.prepare_gradient_buffers`), "
+           "with the cyclic shifts as constant per-axis gathers that XLA fuses into that "
+           "one elementwise write. The step reads the buffer in Adam's two moment updates "
+           "and logs the penalty as ⟨W, g⟩ (equal to it: the penalty is homogeneous of "
+           "degree one) with one dot, which reads both tensors once and writes nothing. "
+           "Inside the step, XLA materialised the shifted kernels once per consumer: "
+           "`keras.ops.roll` as a concatenation of twice the kernel, gathers as a "
+           "transposed copy; that was the former +113% / +180% (diagonal / complete). "
+           "JAX steps are pure functions: there the same stencil runs inside the step.",
+           "- `SigmoidSparsity` on TensorFlow: the buffer holds σ(k·θ); the step reads its "
+           "gradient k·σ(1 − σ) and its value Σσ off it, so the step evaluates no "
+           "exponential (it evaluated three: value, and each of Adam's moments).",
            "- The logged penalty values (`fit`'s `offset_sharing`, `l1_sparsity`, …) are "
            "computed in the forward pass from the kernel it reads and added to the "
            "kernel's gradient with weight zero. Without that ordering XLA could not prove "
            "that they read the kernel before Adam overwrites it in place, and copied the "
-           "whole 98 MB kernel every step (most of L1Sparsity's former +40% on "
-           "TensorFlow; `tests/test_speed_paths.py` checks the compiled step holds no "
-           "copy). What remains of a value is one written tensor (|W|, σ(kW), |W − SW|) "
-           "and its reduction: XLA's CPU reductions (YNNPACK) do not fuse their "
-           "producer.",
-           "- Cyclic shifts: one `keras.ops.roll` over all shifted axes; inside a fusion "
-           "XLA on CPU reads them through concatenate + slice index arithmetic, slower "
-           "than a contiguous read; slicing and concatenating per axis by hand was "
-           "slower still (measured while building this).",
+           "whole 98 MB kernel every step (`tests/test_speed_paths.py` checks the "
+           "compiled step holds no copy). `L1Sparsity`'s value is one reduction over "
+           "|W|: XLA's CPU reductions (YNNPACK) write their producer out first.",
            "- All-pairs: the ranks come from one numpy sort of packed (value, index) "
            "keys on the host (TensorFlow: before each compiled step; JAX: "
            "`jax.pure_callback` inside it); the step's overhead is that sort, the "
@@ -555,6 +560,23 @@ def card_markdown(result, command):
 
 
 # ------------------------------------------------------------------------------ main
+def cpu_model():
+    """The CPU's model name and its vector extensions that matter here (the figures
+    change several-fold between an AVX-512/bf16 machine and an AVX2 one)."""
+    name, flags = platform.machine(), set()
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                name = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+    except OSError:
+        pass
+    simd = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
+    return f"{name}; {', '.join(simd) or 'no AVX2'}"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch-size", type=int, default=128)
@@ -604,7 +626,7 @@ def main(argv=None):
     result = {
         "command": command,
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": f"{os.cpu_count()} CPUs ({platform.machine()}), no GPU",
+        "machine": f"{os.cpu_count()} CPUs ({cpu_model()}), no GPU",
         "batch_size": args.batch_size, "steps": args.steps, "warmup": args.warmup,
         "targets": TARGETS, "backends": {},
         "recipe_batch_size": spec.batch_size, "recipe_train_size": 48000,
