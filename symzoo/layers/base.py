@@ -57,8 +57,8 @@ def with_added_gradient(kernel, gradient_fn, anchor=None):
 
 class _HostState:
     """Untracked holder of host-computed penalty gradients, of the kernel-sized
-    buffers the TensorFlow step writes penalty gradients into, and of the
-    optimizer whose learning rate the proximal steps use (never saved)."""
+    penalty buffers (and their writers) that TensorFlow fills before each step,
+    and of the optimizer whose learning rate the proximal steps use (never saved)."""
 
     def __init__(self):
         self.variables = {}

@@ -69,7 +69,10 @@ class Penalty(keras.regularizers.Regularizer):
         return self.strength
 
     def __call__(self, kernel):
-        total, count = self.terms(kernel)
+        return self.reduce(*self.terms(kernel))
+
+    def reduce(self, total, count):
+        """The penalty from the sum of its `count` terms: reduction, then strength."""
         if self.reduction == "mean":
             total = total / float(max(count, 1))
         return ops.multiply(ops.cast(self.strength, total.dtype), total)

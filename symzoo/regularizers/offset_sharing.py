@@ -166,8 +166,10 @@ class OffsetSharing(Penalty):
         since ``S⁻¹ s = sign(S⁻¹ W − W)`` elementwise (the same two weights are
         subtracted), it is written as a stencil on W alone, bit for bit the same
         numbers: each output weight reads W at itself and at its two shifted
-        positions, one fused elementwise expression with no shifted copy or sign
-        tensor in memory, which XLA folds into the optimizer's update.
+        positions, one elementwise expression with no sign tensor. On
+        TensorFlow the layer writes it into a buffer with a program of its own
+        (`symzoo.layers.PenalizedLayer.prepare_gradient_buffers`), where XLA
+        fuses the shifted reads into that one write;
         `benchmarks/mnist_translation_speed.py` times the training step with it.
         """
         self.validate(kernel.shape)

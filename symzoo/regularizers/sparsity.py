@@ -65,14 +65,14 @@ class SigmoidSparsity(Penalty):
         return self.strength
 
     def terms(self, kernel):
-        return ops.sum(ops.sigmoid(self.sharpness * kernel)), _size(kernel)
+        return ops.sum(self.buffer_contents(kernel)), _size(kernel)
 
     #: TensorFlow fast path: the buffer holds σ(sharpness·θ), written once per
     #: step; the gradient and the logged value are read off it (no exp in the step).
     buffer_gradient = True
 
     def term_gradient(self, kernel):
-        return self._sigmoid_gradient(ops.sigmoid(self.sharpness * kernel))
+        return self._sigmoid_gradient(self.buffer_contents(kernel))
 
     def _sigmoid_gradient(self, s):
         return (self.sharpness * s) * (1.0 - s)
@@ -85,10 +85,7 @@ class SigmoidSparsity(Penalty):
         return ops.multiply(grad, ops.cast(self.factor(kernel.shape), grad.dtype))
 
     def value_from_buffer(self, kernel, buffer):
-        total = ops.sum(buffer)
-        if self.reduction == "mean":
-            total = total / float(max(_size(kernel), 1))
-        return ops.multiply(ops.cast(self.strength, total.dtype), total)
+        return self.reduce(ops.sum(buffer), _size(kernel))
 
     def get_config(self):
         return {**super().get_config(), "sharpness": self.sharpness}
