@@ -3,7 +3,7 @@
 import pathlib
 import re
 
-from setuptools import find_packages, setup
+from setuptools import Extension, find_packages, setup
 
 HERE = pathlib.Path(__file__).parent
 VERSION = re.search(
@@ -45,6 +45,17 @@ setup(
         "torch": ["torch>=2.4"],
         "bayesian": ["scikit-learn>=1.3"],
     },
+    # The all-pairs penalty's radix sort (symzoo/regularizers/_radix.c, plain C, no numpy
+    # headers). Optional: where it does not compile, symzoo/regularizers/_sorting.py uses
+    # numpy, with the same results (slower).
+    ext_modules=[
+        Extension(
+            "symzoo.regularizers._radix",
+            ["symzoo/regularizers/_radix.c"],
+            extra_compile_args=["-O3"],
+            optional=True,
+        )
+    ],
     entry_points={"console_scripts": ["symzoo=symzoo.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",

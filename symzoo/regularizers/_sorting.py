@@ -1,8 +1,19 @@
-"""One fast stable sort of a flat float array with its permutation (numpy).
+"""One fast stable sort of a flat float array with its permutation.
 
 Shared by the all-pairs penalty's ranks (`pairwise_sharing.rank_coefficients`)
-and its exact prox (`prox.pairwise_prox`). For float32 (the kernels' dtype)
-it sorts one uint64 array whose high 32 bits are an order-preserving integer
+and its exact prox (`prox.pairwise_prox`).
+
+Where the optional C extension ``symzoo.regularizers._radix`` compiled
+(setup.py builds it; see ``_radix.c``), float32 arrays are sorted by a stable
+LSD radix sort (three passes of 11/11/10 bits over an order-preserving
+integer image of the float, carrying the index, on all the process's CPUs),
+and the ranks and the prox are fused into its last pass: no ``numpy.sort``
+at all. numpy's own sort is far from the floor on some CPUs (its AVX-512
+sort of 24.6M float32 took 1.2 s on an AMD EPYC whose AVX2 path takes
+0.2 s; benchmarks/pairwise_prox_speed.py prints both sorts). Without the
+extension the numpy path below runs, with the same results.
+
+The numpy path: for float32 (the kernels' dtype) it sorts one uint64 array whose high 32 bits are an order-preserving integer
 image of the float and whose low 32 bits are the index: numpy's SIMD sort of
 uint64 costs about 1.5 ``numpy.sort`` of the values, an ``argsort`` more than
 ten times that here (benchmarks/pairwise_prox_speed.py). The keys are built
@@ -14,9 +25,15 @@ values and more, use a stable argsort.
 """
 
 import functools
+import os
 import sys
 
 import numpy as np
+
+try:  # the optional C extension (setup.py); None where it did not compile
+    from symzoo.regularizers import _radix as RADIX
+except ImportError:  # pragma: no cover - depends on the build
+    RADIX = None
 
 _INT_MIN = np.int32(-(2**31))
 
@@ -58,6 +75,39 @@ def _decode_float32(high):
     return high.view(np.float32)
 
 
+def radix_threads():
+    """Threads for the radix sort: the CPUs this process may run on (≤ 16), or
+    ``SYMZOO_SORT_THREADS`` when set."""
+    value = os.environ.get("SYMZOO_SORT_THREADS")
+    if value is not None:
+        try:
+            threads = int(value)
+        except ValueError:
+            threads = 0
+        if threads < 1:
+            raise ValueError(
+                "Expected SYMZOO_SORT_THREADS to be a positive integer. "
+                f"Received: SYMZOO_SORT_THREADS={value!r}"
+            )
+        return min(threads, 16)
+    try:
+        count = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        count = os.cpu_count() or 1
+    return max(1, min(count, 16))
+
+
+def radix_applies(flat):
+    """Whether the C radix sort handles this flat array (float32, < 2**32
+    values, little-endian, the extension compiled)."""
+    return (
+        RADIX is not None
+        and flat.dtype == np.float32
+        and flat.shape[0] < 2**32
+        and sys.byteorder == "little"
+    )
+
+
 def sorted_with_order(flat):
     """``(sorted values, order)`` of a 1-D array: ``sorted == flat[order]``.
 
@@ -65,6 +115,11 @@ def sorted_with_order(flat):
     """
     flat = np.asarray(flat)
     n = flat.shape[0]
+    if radix_applies(flat) and np.dtype(np.intp).itemsize == 8:
+        ordered = np.empty(n, dtype=np.float32)
+        order = np.empty(n, dtype=np.intp)
+        RADIX.sort_with_order(np.ascontiguousarray(flat), ordered, order, radix_threads())
+        return ordered, order
     if flat.dtype == np.float32 and n < 2**32 and sys.byteorder == "little":
         keys = _float32_keys(np.ascontiguousarray(flat))
         keys.sort()

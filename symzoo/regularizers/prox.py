@@ -19,6 +19,11 @@ Algorithm (O(n log n), exact up to float rounding):
    (`scipy.optimize.isotonic_regression`, C++);
 4. unsort.
 
+For float32 values, where the C extension compiled (`symzoo.regularizers._sorting`),
+all four steps run in C: the multi-threaded radix sort, then pool-adjacent-
+violators on z in float64 (block sums), then each block's mean written back
+to its weights on all threads.
+
 Weights in one pooled block get the same value; a block stays a block under a
 further prox step with a larger τ (the groups only merge).
 """
@@ -28,6 +33,7 @@ import functools
 import keras
 import numpy as np
 
+from symzoo.regularizers import _sorting
 from symzoo.regularizers._sorting import sorted_with_order
 
 
@@ -102,6 +108,10 @@ def _prox_flat(flat, tau):
     from scipy.optimize import isotonic_regression
 
     n = flat.shape[0]
+    if _sorting.radix_applies(flat):
+        out = np.empty(n, dtype=np.float32)
+        count = _sorting.RADIX.pairwise_prox(flat, out, float(tau), _sorting.radix_threads())
+        return out, int(count)
     ordered, order = sorted_with_order(flat)
     # z_i = θ_(i) − τ (2i − n + 1), in float64: τ·c reaches τ·n.
     z = _rank_offsets(n) * -tau
