@@ -516,7 +516,7 @@ def notes(figs, names):
            "- The penalties' analytic (sub)gradients are added to the kernel's gradient in "
            "the backward pass (`PenalizedLayer`, `keras.ops.custom_gradient`), so the "
            "compiler fuses them into Adam's update.",
-           "- `OffsetSharing` on TensorFlow: its gradient, written as the stencil "
+           "- `OffsetSharing`: its gradient, written as the stencil "
            "Σ_g sign(W − S_g W) − sign(S_g⁻¹W − W) (bit for bit s − S⁻¹s with "
            "s = sign(W − SW)), is written into a kernel-sized buffer by its own XLA "
            "program before each compiled step (`PenalizedLayer.prepare_gradient_buffers`), "
@@ -527,8 +527,12 @@ def notes(figs, names):
            "Inside the step, XLA materialised the shifted kernels once per consumer: "
            "`keras.ops.roll` as a concatenation of twice the kernel, gathers as a "
            "transposed copy; that was the former +113% / +180% (diagonal / complete). "
-           "JAX steps are pure functions: there the same stencil runs inside the step.",
-           "- `SigmoidSparsity` on TensorFlow: the buffer holds σ(k·θ); the step reads its "
+           "JAX steps are pure functions of their state, so there the buffer is an "
+           "argument of the compiled step, written by a separately compiled program from "
+           "the kernel in the state the step starts from (`SymzooModel`'s JAX train "
+           "function); with the stencil inside the JAX step the overheads were +158% / "
+           "+281% (previous table).",
+           "- `SigmoidSparsity` (TensorFlow and JAX, same buffer): the buffer holds σ(k·θ); the step reads its "
            "gradient k·σ(1 − σ) and its value Σσ off it, so the step evaluates no "
            "exponential (it evaluated three: value, and each of Adam's moments).",
            "- The logged penalty values (`fit`'s `offset_sharing`, `l1_sparsity`, …) are "
@@ -541,7 +545,7 @@ def notes(figs, names):
            "- All-pairs: the ranks come from the host (TensorFlow: before each compiled "
            "step; JAX: `jax.pure_callback` inside it), by a stable LSD radix sort in C "
            "(`symzoo/regularizers/_radix.c`, an optional extension setup.py builds): "
-           "three passes of 11/11/10 bits over an order-preserving integer image of the "
+           "four passes of 8 bits over an order-preserving integer image of the "
            "float carrying the index, split over the process's CPUs, whose last pass "
            "writes each weight's coefficient 2·rank − (n − 1) straight to its place; "
            "the prox runs pool-adjacent-violators on the sorted values in the same C "

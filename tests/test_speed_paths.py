@@ -389,6 +389,84 @@ def test_other_backends_paths_train_alike(backend, run_on_backend):
     run_on_backend(_BACKEND_SCRIPT, backend)
 
 
+_JAX_BUFFER_SCRIPT = r"""
+import numpy as np, keras, jax
+from symzoo.layers import ClassTranslationDense
+from symzoo.models.symzoo_model import SymzooModel
+from symzoo.regularizers import OffsetSharing, PairwiseSharing, SigmoidSparsity
+
+PairwiseSharing.host_ranking_min_size = 0  # the host ranking of large kernels, forced
+
+def build(mode, sharing, sparsity):
+    keras.utils.set_random_seed(0)
+    i = keras.Input((8, 8))
+    s = ClassTranslationDense(3, strides=2, penalty_mode=mode, sharing=sharing,
+                              sparsity=sparsity)(i)
+    m = SymzooModel(i, keras.layers.Softmax()(s))
+    m.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy",
+              steps_per_execution=2)
+    return m
+
+def primitives(jaxpr):
+    names = []
+    for e in jaxpr.eqns:
+        names.append(e.primitive.name)
+        for sub in jax.core.subjaxprs(e) if hasattr(jax.core, "subjaxprs") else []:
+            names += primitives(sub)
+        for v in e.params.values():
+            inner = getattr(v, "jaxpr", None)
+            if inner is not None:
+                names += primitives(getattr(inner, "jaxpr", inner))
+    return names
+
+rng = np.random.default_rng(1)
+x = rng.random((64, 8, 8), dtype=np.float32); y = rng.integers(0, 3, 64)
+for sharing, sparsity in [(OffsetSharing(0.5, (1, 2)), None),
+                          (OffsetSharing(0.5, (1, 2), form="complete"), None),
+                          (None, SigmoidSparsity(1e-2, 100.0)),
+                          (PairwiseSharing(1e-4), None)]:
+    ref, fast = build("add_loss", sharing, sparsity), build("gradient", sharing, sparsity)
+    # fit: steps_per_execution=2 over 4 batches, two epochs
+    h_ref = ref.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0).history
+    h_fast = fast.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0).history
+    assert getattr(fast.train_function, "_symzoo_buffered", False)
+    assert not getattr(ref.train_function, "_symzoo_buffered", False)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(fast.weights[0].value),
+        keras.ops.convert_to_numpy(ref.weights[0].value), rtol=1e-4, atol=1e-6)
+    for k in h_ref:
+        np.testing.assert_allclose(h_fast[k], h_ref[k], rtol=1e-5, err_msg=k)
+    # The buffer is written from the kernel the step starts from; the step
+    # itself holds no gather (OffsetSharing's shifts) and evaluates fewer
+    # sigmoids than the plain step (only the activation's, not the penalty's).
+    function = fast.train_function
+    state = fast._get_jax_state(trainable_variables=True, non_trainable_variables=True,
+                                optimizer_variables=True, metrics_variables=True)
+    buffers = [write(state[0][index]) for index, write in function._symzoo_writers]
+    penalty = sharing or sparsity
+    kernel = fast.weights[0].value
+    expected = (penalty.host_gradient(np.asarray(kernel))
+                if isinstance(penalty, PairwiseSharing) else penalty.buffer_contents(kernel))
+    np.testing.assert_array_equal(np.asarray(buffers[0]), keras.ops.convert_to_numpy(expected))
+    data = (x[:16], y[:16], None)
+    step = primitives(jax.make_jaxpr(function._symzoo_step)(state, data, buffers).jaxpr)
+    plain = primitives(jax.make_jaxpr(fast.train_step)(state, data).jaxpr)
+    sigmoids = lambda names: names.count("logistic") + names.count("exp")
+    assert "gather" not in step and "pure_callback" not in step, step
+    if isinstance(sharing, PairwiseSharing):
+        # the plain Keras step ranks on the host twice: gradient and logged value
+        assert plain.count("pure_callback") == 2, plain
+    elif sharing is not None:
+        assert "gather" in plain, plain  # the plain Keras step shifts in the step
+    else:
+        assert sigmoids(step) < sigmoids(plain), (step, plain)
+print("OK", keras.backend.backend())
+"""
+
+
+def test_jax_buffers_train_alike_and_keep_the_step_free_of_penalty_work(run_on_backend):
+    run_on_backend(_JAX_BUFFER_SCRIPT, "jax")
+
+
 
 def test_mixed_bfloat16_trains_saves_and_serves(tmp_path):
     from symzoo import models

@@ -58,12 +58,15 @@ def with_added_gradient(kernel, gradient_fn, anchor=None):
 class _HostState:
     """Untracked holder of host-computed penalty gradients, of the kernel-sized
     penalty buffers (and their writers) that TensorFlow fills before each step,
-    and of the optimizer whose learning rate the proximal steps use (never saved)."""
+    of the buffers a JAX step receives as arguments (``traced``: set only while
+    `symzoo.models.SymzooModel` traces its training step), and of the optimizer
+    whose learning rate the proximal steps use (never saved)."""
 
     def __init__(self):
         self.variables = {}
         self.buffers = {}
         self.writers = {}
+        self.traced = {}
         self.optimizer = None
         self.values = {}
 
@@ -206,10 +209,25 @@ class PenalizedLayer(keras.layers.Layer):
             count += 1
         return count
 
+    def _jax_host_penalties(self):
+        """JAX, gradient mode: the penalties whose gradient is computed on the
+        host before each step and passed to it (`PairwiseSharing` on a large
+        kernel: `symzoo.models.SymzooModel`)."""
+        if (keras.backend.backend() != "jax" or not self.built
+                or self.penalty_mode != "gradient"):
+            return []
+        return [
+            (name, p)
+            for name, p in self.penalties
+            if hasattr(p, "host_gradient") and p.uses_host_ranking(self.kernel.shape)
+        ]
+
     def _buffered_penalties(self):
-        """TensorFlow, gradient mode: the penalties whose gradient the step
-        writes into a buffer (`Penalty.buffer_gradient`)."""
-        if (keras.backend.backend() != "tensorflow" or not self.built
+        """TensorFlow and JAX, gradient mode: the penalties whose gradient the
+        step reads from a buffer written before it (`Penalty.buffer_gradient`;
+        on JAX the buffer is an argument of the compiled step, see
+        `symzoo.models.SymzooModel.make_train_function`)."""
+        if (keras.backend.backend() not in ("tensorflow", "jax") or not self.built
                 or self.penalty_mode != "gradient"):
             return []
         host = {name for name, _ in self._host_penalties()}
@@ -277,6 +295,9 @@ class PenalizedLayer(keras.layers.Layer):
             elif name in buffers and keras.backend.backend() == "tensorflow":
                 # the buffer was written from this kernel before the step
                 g = penalty.gradient_from_buffer(kernel, ops.convert_to_tensor(buffers[name]))
+            elif name in self._host_state.traced:
+                # JAX: the buffer written from this kernel, an argument of the step
+                g = penalty.gradient_from_buffer(kernel, self._host_state.traced[name])
             else:
                 g = penalty.gradient(kernel)
             total = g if total is None else ops.add(total, g)
@@ -307,7 +328,9 @@ class PenalizedLayer(keras.layers.Layer):
         values = {}
         for name, penalty in self.penalties:
             buffer = self._host_state.buffers.get(name)
-            if buffer is not None and keras.backend.backend() == "tensorflow":
+            if keras.backend.backend() != "tensorflow":
+                buffer = self._host_state.traced.get(name)
+            if buffer is not None:
                 # The buffer was written from this kernel (e.g. the gradient,
                 # whose ⟨W, g⟩ is the value of `OffsetSharing`).
                 values[name] = ops.stop_gradient(

@@ -121,6 +121,8 @@ class SymzooModel(keras.Model):
                 if isinstance(layer, PenalizedLayer) and layer.built:
                     layer.prepare_gradient_buffers()
         function = super().make_train_function(force=force)
+        if keras.backend.backend() == "jax":
+            return self._jax_buffered_train_function()
         if keras.backend.backend() != "tensorflow":
             return function
         layers = [
@@ -141,6 +143,91 @@ class SymzooModel(keras.Model):
             return function(*args, **kwargs)
 
         train_function._symzoo_host = True
+        self.train_function = train_function
+        return train_function
+
+    def _jax_buffered_train_function(self):
+        """JAX: the train function with the penalty buffers as step arguments.
+
+        For each `Penalty.buffer_gradient` penalty of a layer in ``"gradient"``
+        mode (`OffsetSharing`, `SigmoidSparsity`), a separately compiled
+        program writes `Penalty.buffer_contents` from the kernel in the state
+        the step starts from (one elementwise pass, into which XLA fuses
+        `OffsetSharing`'s shifted reads of the kernel), and the compiled step
+        takes it as an argument and reads the gradient and the logged value
+        from it, as on TensorFlow (`PenalizedLayer.prepare_gradient_buffers`).
+        Inside the step XLA materialises each shifted kernel once per consumer.
+        The host-ranked all-pairs subgradient (`PairwiseSharing` on a large
+        kernel) is passed the same way, computed with numpy from the kernel
+        before the step (`PairwiseSharing.host_gradient`): one ranking per
+        step, where ``jax.pure_callback`` inside the step ranked twice (for
+        the gradient and for the logged value).
+        Same numbers as the in-step gradient (tested). Falls back to Keras'
+        own train function when the model runs eagerly, is not jit-compiled,
+        runs under a distribution, or has no such penalty.
+        """
+        function = self.train_function
+        if getattr(function, "_symzoo_buffered", False):
+            return function
+        import jax
+        from keras.src.distribution import distribution_lib
+
+        if self.run_eagerly or not self.jit_compile or distribution_lib.distribution():
+            return function
+        trainable = self.trainable_variables
+        targets = []
+        for layer in self._flatten_layers(include_self=False):
+            if not isinstance(layer, PenalizedLayer):
+                continue
+            index = next((i for i, v in enumerate(trainable) if v is layer.kernel), None)
+            if index is None:  # a frozen kernel gets no penalty gradient
+                continue
+            for name, penalty in layer._buffered_penalties():
+                # The last step's buffer is donated: its memory is reused.
+                reuse = jax.jit(lambda kernel, _, p=penalty: p.buffer_contents(kernel),
+                                donate_argnums=1)
+                targets.append((layer, name, index, jax.jit(penalty.buffer_contents), reuse))
+            for name, penalty in layer._jax_host_penalties():
+                targets.append((layer, name, index, _host_writer(penalty), None))
+        if not targets:
+            return function
+
+        def step(state, data, buffers):
+            for (layer, name, *_), buffer in zip(targets, buffers):
+                layer._host_state.traced[name] = buffer
+            try:
+                return self.train_step(state, data)
+            finally:
+                for layer, name, *_ in targets:
+                    layer._host_state.traced.pop(name, None)
+
+        compiled = jax.jit(step, donate_argnums=0)
+        previous = [None] * len(targets)
+
+        def one_step(state, data):
+            buffers = []
+            for k, (_, _, index, write, reuse) in enumerate(targets):
+                kernel = state[0][index]
+                if reuse is not None and previous[k] is not None:
+                    buffers.append(reuse(kernel, previous[k]))
+                else:
+                    buffers.append(write(kernel))
+            outputs, state = compiled(state, data, buffers)
+            previous[:] = [b if t[4] is not None else None for b, t in zip(buffers, targets)]
+            return outputs, state
+
+        def train_function(state, iterator):
+            outputs, state = one_step(state, next(iterator))
+            try:
+                for _ in range(self.steps_per_execution - 1):
+                    outputs, state = one_step(state, next(iterator))
+            except StopIteration:
+                pass
+            return outputs, state
+
+        train_function._symzoo_buffered = True
+        train_function._symzoo_step = compiled  # for tests: (state, data, buffers)
+        train_function._symzoo_writers = [(t[2], t[3]) for t in targets]
         self.train_function = train_function
         return train_function
 
@@ -191,3 +278,13 @@ class SymzooModel(keras.Model):
             if value is not None:
                 tracker.update_state(value)
         return total
+
+
+def _host_writer(penalty):
+    """``kernel value -> penalty.host_gradient`` (numpy) for a JAX step argument."""
+    import numpy as np
+
+    def write(kernel):
+        return penalty.host_gradient(np.asarray(kernel))
+
+    return write

@@ -16,7 +16,8 @@
  *
  * Order: the float32 bits mapped to an order-preserving uint32 (flip all bits
  * of negatives, set the sign bit of the rest: -0.0 sorts just below +0.0),
- * ties by index (LSD radix sort is stable). Three passes of 11/11/10 bits; a
+ * ties by index (LSD radix sort is stable). Four passes of 8 bits (256 buckets:
+ * faster here than three of 11 bits, whose 2048 write streams thrash); a
  * pass whose digit is the same for every value is skipped. The GIL is
  * released while sorting.
  */
@@ -27,7 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RADIX_BITS 11
+#define RADIX_BITS 8
 #define BUCKETS (1 << RADIX_BITS)
 
 static inline uint32_t float_key(uint32_t bits) {
@@ -47,7 +48,7 @@ static inline uint32_t radix_digit(uint32_t key, int pass) {
     return (key >> (pass * RADIX_BITS)) & (BUCKETS - 1);
 }
 
-#define PASSES 3
+#define PASSES 4
 #define MAX_THREADS 16
 enum emit_mode { EMIT_PAIRS, EMIT_SORTED, EMIT_RANKS };
 

@@ -5,7 +5,7 @@ and its exact prox (`prox.pairwise_prox`).
 
 Where the optional C extension ``symzoo.regularizers._radix`` compiled
 (setup.py builds it; see ``_radix.c``), float32 arrays are sorted by a stable
-LSD radix sort (three passes of 11/11/10 bits over an order-preserving
+LSD radix sort (four passes of 8 bits over an order-preserving
 integer image of the float, carrying the index, on all the process's CPUs),
 and the ranks and the prox are fused into its last pass: no ``numpy.sort``
 at all. numpy's own sort is far from the floor on some CPUs (its AVX-512

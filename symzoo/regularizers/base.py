@@ -33,11 +33,12 @@ class Penalty(keras.regularizers.Regularizer):
 
     name = "penalty"
     default_reduction = "sum"
-    #: True for a penalty whose TensorFlow fast path keeps a kernel-sized buffer
-    #: that its own XLA program writes before each step (`buffer_contents`), and
-    #: from which the step takes the gradient (`gradient_from_buffer`) and the
-    #: logged value (`value_from_buffer`); see
-    #: `symzoo.layers.PenalizedLayer.prepare_gradient_buffers`.
+    #: True for a penalty whose fast path (TensorFlow and JAX) keeps a
+    #: kernel-sized buffer that its own XLA program writes before each step
+    #: (`buffer_contents`), and from which the step takes the gradient
+    #: (`gradient_from_buffer`) and the logged value (`value_from_buffer`); see
+    #: `symzoo.layers.PenalizedLayer.prepare_gradient_buffers` (TensorFlow) and
+    #: `symzoo.models.SymzooModel` (JAX: the buffer is an argument of the step).
     buffer_gradient = False
 
     def __init__(self, strength, reduction=None):
@@ -102,7 +103,7 @@ class Penalty(keras.regularizers.Regularizer):
         return ops.multiply(grad, ops.cast(self.factor(kernel.shape), grad.dtype))
 
     def buffer_contents(self, kernel):
-        """What the buffer of the TensorFlow fast path holds (`buffer_gradient`):
+        """What the buffer of the fast path holds (`buffer_gradient`):
         by default the gradient itself."""
         return self.gradient(kernel)
 

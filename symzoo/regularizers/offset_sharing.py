@@ -89,7 +89,8 @@ class OffsetSharing(Penalty):
 
     name = "offset_sharing"
     forms = ("diagonal", "complete")
-    #: TensorFlow fast path: the step writes the gradient into a buffer once and
+    #: Fast path (TensorFlow, JAX): a program of its own writes the gradient into
+    #: a buffer before each step; the step reads it and
     #: logs ⟨W, gradient⟩ (= the penalty: Σ|W − SW| is homogeneous of degree 1).
     buffer_gradient = True
     default_reduction = "mean"
@@ -167,9 +168,10 @@ class OffsetSharing(Penalty):
         subtracted), it is written as a stencil on W alone, bit for bit the same
         numbers: each output weight reads W at itself and at its two shifted
         positions, one elementwise expression with no sign tensor. On
-        TensorFlow the layer writes it into a buffer with a program of its own
-        (`symzoo.layers.PenalizedLayer.prepare_gradient_buffers`), where XLA
-        fuses the shifted reads into that one write;
+        TensorFlow and JAX it is written into a buffer by a program of its own
+        (`symzoo.layers.PenalizedLayer.prepare_gradient_buffers`,
+        `symzoo.models.SymzooModel`), where XLA fuses the shifted reads into
+        that one write;
         `benchmarks/mnist_translation_speed.py` times the training step with it.
         """
         self.validate(kernel.shape)

@@ -67,7 +67,7 @@ class SigmoidSparsity(Penalty):
     def terms(self, kernel):
         return ops.sum(self.buffer_contents(kernel)), _size(kernel)
 
-    #: TensorFlow fast path: the buffer holds σ(sharpness·θ), written once per
+    #: Fast path (TensorFlow, JAX): the buffer holds σ(sharpness·θ), written once per
     #: step; the gradient and the logged value are read off it (no exp in the step).
     buffer_gradient = True
 
