@@ -184,3 +184,22 @@ def test_offset_sharing_forms_agree_on_1d_kernels_and_serialise():
 def test_offset_sharing_rejects_unknown_form():
     with pytest.raises(ValueError, match="form"):
         R.OffsetSharing(1.0, (1, 2), form="full")
+
+
+def test_split_sum_is_the_sum_in_rows(monkeypatch):
+    from symzoo.regularizers import base
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, 5, 7, 64)).astype(np.float32)  # 6720 entries
+    monkeypatch.setattr(base, "SPLIT_SUM_MIN_SIZE", 1)
+    for cpus, rows in ((1, 1), (2, 2), (4, 4), (9, 8), (11, 10), (13, 12)):
+        monkeypatch.setattr(base, "_cpu_count", lambda c=cpus: c)
+        got = float(keras.ops.convert_to_numpy(base.split_sum(keras.ops.convert_to_tensor(x))))
+        expected = float(x.astype(np.float64).reshape(rows, -1).sum(axis=1).sum())
+        np.testing.assert_allclose(got, expected, rtol=1e-5)
+    # a size no CPU count divides (a prime) is summed in one piece
+    monkeypatch.setattr(base, "_cpu_count", lambda: 8)
+    y = rng.normal(size=(7919,)).astype(np.float32)
+    np.testing.assert_allclose(
+        float(keras.ops.convert_to_numpy(base.split_sum(keras.ops.convert_to_tensor(y)))),
+        float(y.astype(np.float64).sum()), rtol=1e-5)

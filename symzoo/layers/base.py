@@ -363,7 +363,7 @@ class PenalizedLayer(keras.layers.Layer):
             kernel = self.kernel
         host = self._host_state.variables.get(name)
         if training and host is not None and keras.backend.backend() == "tensorflow":
-            value = ops.sum(ops.multiply(ops.convert_to_tensor(host), kernel))
+            value = penalty_base.split_sum(ops.multiply(ops.convert_to_tensor(host), kernel))
         else:
             value = dict(self.penalties)[name].log_value(kernel)
         return ops.stop_gradient(value)

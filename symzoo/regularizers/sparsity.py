@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from symzoo import _validation
-from symzoo.regularizers.base import Penalty
+from symzoo.regularizers.base import Penalty, split_sum
 
 
 def _size(kernel):
@@ -34,7 +34,7 @@ class L1Sparsity(Penalty):
         return self.strength
 
     def terms(self, kernel):
-        return ops.sum(ops.abs(kernel)), _size(kernel)
+        return split_sum(ops.abs(kernel)), _size(kernel)
 
     def term_gradient(self, kernel):
         return ops.sign(kernel)
