@@ -511,6 +511,25 @@ def test_hyperband_and_bayesian(tmp_path):
         assert summary["counts"] == {"COMPLETED": 2}
 
 
+def test_grid_search_runs_every_combination_once(tmp_path):
+    from symzoo.tuning.search import search
+
+    space = {
+        "model": "set_sum",
+        "hyperparameters": {
+            "sharpness": {"type": "choice", "values": [10.0, 100.0]},
+            "learning_rate": {"type": "choice", "values": [1e-3, 1e-2]},
+        },
+        "fixed": {"sparsity_alpha": 1e-3},
+    }
+    summary = search("set_sum", tuner="grid", space=space, max_trials=10,
+                     directory=tmp_path / "runs", summary_dir=False, **TINY)
+    assert summary["counts"] == {"COMPLETED": 4}  # the grid, not max_trials
+    seen = {(t["hyperparameters"]["sharpness"], t["hyperparameters"]["learning_rate"])
+            for t in summary["trials"]}
+    assert seen == {(10.0, 1e-3), (10.0, 1e-2), (100.0, 1e-3), (100.0, 1e-2)}
+
+
 def test_summary_plots_of_an_mnist_grid(tmp_path):
     """Plots and table from a synthetic MNIST summary (no training)."""
     from symzoo.tuning import summary as summary_lib

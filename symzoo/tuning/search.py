@@ -13,7 +13,8 @@ What `search` does:
 2. generates the data with ``symzoo.datasets.load(models.spec(name).dataset)``
    (smaller with ``quick``, ``data_fraction`` or ``sizes``);
 3. runs a KerasTuner ``RandomSearch`` / ``BayesianOptimization`` /
-   ``Hyperband`` over `SymzooHyperModel` in ``directory/project_name``
+   ``Hyperband`` / ``GridSearch`` (every combination of the space's choices,
+   in order; floats need a ``step``) over `SymzooHyperModel` in ``directory/project_name``
    (``overwrite=False``: a killed search continues where it stopped, the
    finished trials are kept and the interrupted one is run again; re-running a
    finished search with a larger ``max_trials`` runs only the new trials);
@@ -40,7 +41,7 @@ from symzoo.datasets import quick as _quick
 # The files of a project (defined with the summary, which reads them).
 from symzoo.tuning.summary import SEARCH_FILE, SESSIONS_FILE, TRIAL_FILE  # noqa: F401
 
-TUNERS = ("random", "bayesian", "hyperband")
+TUNERS = ("random", "bayesian", "hyperband", "grid")
 #: Objectives accepted by ``--objective`` (mapped to the model's metric names).
 OBJECTIVES = ("val_accuracy", "val_loss", "val_mae")
 DEFAULT_DIRECTORY = os.path.join("runs", "tuning")
@@ -276,6 +277,7 @@ def _tuner_class(tuner):
         "random": kt.RandomSearch,
         "bayesian": kt.BayesianOptimization,
         "hyperband": kt.Hyperband,
+        "grid": kt.GridSearch,
     }[tuner]
 
     class TimedTuner(base):
@@ -334,7 +336,8 @@ def make_tuner(
     """A KerasTuner tuner over ``hypermodel`` (resumable: ``overwrite=False``).
 
     ``max_trials`` is ignored by Hyperband, whose budget is ``max_epochs=epochs``
-    and ``factor=3`` (one Hyperband iteration).
+    and ``factor=3`` (one Hyperband iteration). A grid search stops at
+    ``max_trials`` or when every combination has run.
     """
     import keras_tuner as kt
 
