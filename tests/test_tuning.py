@@ -163,7 +163,7 @@ def test_unknown_model_and_bad_arguments_fail_early(tmp_path):
     with pytest.raises(ValueError, match="Unknown zoo model"):
         search_lib.search("mnist", directory=tmp_path, summary_dir=False, **TINY)
     with pytest.raises(ValueError, match="tuner"):
-        search_lib.search("set_sum", tuner="grid", directory=tmp_path, summary_dir=False, **TINY)
+        search_lib.search("set_sum", tuner="annealing", directory=tmp_path, summary_dir=False, **TINY)
     with pytest.raises(ValueError, match="val_mae' or 'val_loss'"):
         search_lib.search("set_sum", objective="val_accuracy", directory=tmp_path, summary_dir=False, **TINY)
     with pytest.raises(FileNotFoundError, match="built-in space"):
