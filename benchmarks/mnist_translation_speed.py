@@ -326,14 +326,11 @@ def _elementwise_pass(model):
 
 
 def _without_radix(fn):
-    """``fn()`` with symzoo's C radix sort switched off (its numpy path)."""
+    """``fn()`` on symzoo's numpy path (its C radix sort switched off)."""
     from symzoo.regularizers import _sorting
 
-    radix, _sorting.RADIX = _sorting.RADIX, None
-    try:
+    with _sorting.numpy_path():
         return fn()
-    finally:
-        _sorting.RADIX = radix
 
 
 def time_prox(args):

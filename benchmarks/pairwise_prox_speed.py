@@ -45,11 +45,8 @@ def _time(fn):
 
 
 def _without_radix(fn):
-    radix, sorting.RADIX = sorting.RADIX, None
-    try:
+    with sorting.numpy_path():
         return fn()
-    finally:
-        sorting.RADIX = radix
 
 
 def _numpy_sort_avx2(size, repeats):

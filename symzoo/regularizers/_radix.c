@@ -303,6 +303,24 @@ static int check_threads(int threads) {
     return 0;
 }
 
+/* Runs `job` (its mode and outputs set) on the n float32 values without the
+ * GIL, in this module's scratch buffers: None, or NULL with MemoryError. */
+static PyObject *sort_into(job_t *job, Py_buffer *values, Py_ssize_t n, int threads) {
+    int owned;
+    uint64_t *scratch = get_scratch((size_t)2 * n + 1, &owned);
+    if (scratch == NULL) return PyErr_NoMemory();
+    job->bits = (const uint32_t *)values->buf;
+    job->n = n;
+    job->threads = threads;
+    uint64_t *ok;
+    Py_BEGIN_ALLOW_THREADS
+    ok = radix_sort(job, scratch, scratch + n);
+    Py_END_ALLOW_THREADS
+    put_scratch(scratch, owned);
+    if (ok == NULL) return PyErr_NoMemory();
+    Py_RETURN_NONE;
+}
+
 static PyObject *py_sort_with_order(PyObject *self, PyObject *args) {
     Py_buffer values, sorted, order;
     int threads = 1;
@@ -316,30 +334,11 @@ static PyObject *py_sort_with_order(PyObject *self, PyObject *args) {
                      n, order.len);
         goto done;
     }
-    int owned;
-    uint64_t *scratch = get_scratch((size_t)2 * n + 1, &owned);
-    if (scratch == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
     job_t job = {0};
-    job.bits = (const uint32_t *)values.buf;
-    job.n = n;
-    job.threads = threads;
     job.mode = EMIT_SORTED;
     job.sorted = (float *)sorted.buf;
     job.order = (int64_t *)order.buf;
-    uint64_t *ok;
-    Py_BEGIN_ALLOW_THREADS
-    ok = radix_sort(&job, scratch, scratch + n);
-    Py_END_ALLOW_THREADS
-    put_scratch(scratch, owned);
-    if (ok == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    result = Py_None;
-    Py_INCREF(result);
+    result = sort_into(&job, &values, n, threads);
 done:
     PyBuffer_Release(&values);
     PyBuffer_Release(&sorted);
@@ -355,30 +354,11 @@ static PyObject *py_rank_coefficients(PyObject *self, PyObject *args) {
     PyObject *result = NULL;
     Py_ssize_t n = values.len / 4;
     if (check_threads(threads) < 0 || check_float32(&out, "out", n) < 0) goto done;
-    int owned;
-    uint64_t *scratch = get_scratch((size_t)2 * n + 1, &owned);
-    if (scratch == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
     job_t job = {0};
-    job.bits = (const uint32_t *)values.buf;
-    job.n = n;
-    job.threads = threads;
     job.mode = EMIT_RANKS;
     job.coef = (float *)out.buf;
     job.scale = (float)scale;
-    uint64_t *ok;
-    Py_BEGIN_ALLOW_THREADS
-    ok = radix_sort(&job, scratch, scratch + n);
-    Py_END_ALLOW_THREADS
-    put_scratch(scratch, owned);
-    if (ok == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    result = Py_None;
-    Py_INCREF(result);
+    result = sort_into(&job, &values, n, threads);
 done:
     PyBuffer_Release(&values);
     PyBuffer_Release(&out);

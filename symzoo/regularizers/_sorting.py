@@ -24,6 +24,7 @@ broken by index (a stable order). Other dtypes, big-endian machines, or 2**32
 values and more, use a stable argsort.
 """
 
+import contextlib
 import functools
 import os
 import sys
@@ -73,6 +74,18 @@ def _decode_float32(high):
     mask |= _INT_MIN
     high ^= mask
     return high.view(np.float32)
+
+
+@contextlib.contextmanager
+def numpy_path():
+    """Within it, the numpy paths run as in an install without the C extension
+    (for benchmarks that time both)."""
+    global RADIX
+    radix, RADIX = RADIX, None
+    try:
+        yield
+    finally:
+        RADIX = radix
 
 
 def radix_threads():
