@@ -174,8 +174,11 @@ class PenalizedLayer(keras.layers.Layer):
             penalty.validate(kernel_shape)
 
     def _host_penalties(self):
-        """TensorFlow: the penalties whose gradient is computed on the host."""
-        if keras.backend.backend() != "tensorflow" or not self.built:
+        """TensorFlow and JAX: the penalties whose gradient is computed on the
+        host before each step (`PairwiseSharing` on a large kernel): on
+        TensorFlow into a variable (`update_host_gradients`), on JAX as an
+        argument of the step (`symzoo.models.SymzooModel`)."""
+        if keras.backend.backend() not in ("tensorflow", "jax") or not self.built:
             return []
         return [
             (name, p)
@@ -208,19 +211,6 @@ class PenalizedLayer(keras.layers.Layer):
                 store[name].assign(grad)
             count += 1
         return count
-
-    def _jax_host_penalties(self):
-        """JAX, gradient mode: the penalties whose gradient is computed on the
-        host before each step and passed to it (`PairwiseSharing` on a large
-        kernel: `symzoo.models.SymzooModel`)."""
-        if (keras.backend.backend() != "jax" or not self.built
-                or self.penalty_mode != "gradient"):
-            return []
-        return [
-            (name, p)
-            for name, p in self.penalties
-            if hasattr(p, "host_gradient") and p.uses_host_ranking(self.kernel.shape)
-        ]
 
     def _buffered_penalties(self):
         """TensorFlow and JAX, gradient mode: the penalties whose gradient the

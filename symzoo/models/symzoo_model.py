@@ -187,7 +187,9 @@ class SymzooModel(keras.Model):
                 reuse = jax.jit(lambda kernel, _, p=penalty: p.buffer_contents(kernel),
                                 donate_argnums=1)
                 targets.append((layer, name, index, jax.jit(penalty.buffer_contents), reuse))
-            for name, penalty in layer._jax_host_penalties():
+            if layer.penalty_mode != "gradient":
+                continue
+            for name, penalty in layer._host_penalties():
                 targets.append((layer, name, index, _host_writer(penalty), None))
         if not targets:
             return function
