@@ -45,16 +45,23 @@ setup(
         "torch": ["torch>=2.4"],
         "bayesian": ["scikit-learn>=1.3"],
     },
-    # The all-pairs penalty's radix sort (symzoo/regularizers/_radix.c, plain C, no numpy
-    # headers). Optional: where it does not compile, symzoo/regularizers/_sorting.py uses
-    # numpy, with the same results (slower).
+    # Two plain C extensions (no numpy headers), both optional: the all-pairs penalty's
+    # radix sort (symzoo/regularizers/_radix.c; without it symzoo/regularizers/_sorting.py
+    # uses numpy) and OffsetSharing's fast-path stencil (symzoo/regularizers/
+    # _offset_stencil.c; without it an XLA program writes the buffer). Same results, slower.
     ext_modules=[
         Extension(
             "symzoo.regularizers._radix",
             ["symzoo/regularizers/_radix.c"],
             extra_compile_args=["-O3"],
             optional=True,
-        )
+        ),
+        Extension(
+            "symzoo.regularizers._offset_stencil",
+            ["symzoo/regularizers/_offset_stencil.c"],
+            extra_compile_args=["-O3"],
+            optional=True,
+        ),
     ],
     entry_points={"console_scripts": ["symzoo=symzoo.cli:main"]},
     classifiers=[

@@ -76,7 +76,8 @@ TARGETS = {
 #: Timing groups: each is timed round-robin with its own step without penalty.
 GROUPS = {
     "offset": ["none", "offset_diagonal", "offset_diagonal/add_loss",
-               "offset_complete", "offset_complete/add_loss", "orbit_prox"],
+               "offset_diagonal/xla_writer", "offset_complete", "offset_complete/add_loss",
+               "offset_complete/xla_writer", "orbit_prox"],
     "sparsity": ["none", "l1", "l1/add_loss", "sigmoid", "sigmoid/add_loss"],
     "pairwise": ["none", "pairwise"],
     "bf16": ["none", "none@bf16", "offset_diagonal@bf16"],
@@ -240,6 +241,13 @@ def worker(args):
         steps, models_ = {}, {}
         for config in GROUPS[group]:
             model = build(config)
+            if config.endswith("/xla_writer"):
+                # The fast path as without the C extension: the buffer is
+                # written by its XLA program (chosen when the train function is made).
+                from symzoo.regularizers.offset_sharing import without_host_stencil
+
+                with without_host_stencil():
+                    model.make_train_function()
             models_[config] = model
             steps[config] = lambda m=model: m.train_on_batch(x, y)
         if group == "offset":
@@ -250,7 +258,8 @@ def worker(args):
                 lambda m=models_["offset_diagonal"]: m.predict_on_batch(x))
             # The fast path's parts: the buffer write alone, and one plain
             # elementwise pass over the kernel by the same kind of program.
-            for config in ("offset_diagonal", "offset_complete"):
+            for config in ("offset_diagonal", "offset_complete", "offset_diagonal/xla_writer",
+                           "offset_complete/xla_writer"):
                 steps[f"part/buffer_write/{config}"] = _buffer_write(models_[config])
             steps["part/elementwise_pass"] = _elementwise_pass(models_["none"])
         if group == "bf16":
@@ -287,17 +296,20 @@ def _translation_layer(model):
 
 
 def _buffer_write(model):
-    """One call of the model's OffsetSharing buffer writer (its own XLA program),
-    looked up when first called (the train function makes it)."""
+    """One call of the model's OffsetSharing buffer writer (the C stencil, or
+    its own XLA program), looked up when first called (the train function
+    makes it)."""
     import keras
+    import numpy as np
 
     layer = _translation_layer(model)
     if keras.backend.backend() == "tensorflow":
-        return lambda: layer._host_state.writers["offset_sharing"]().numpy()
+        return lambda: np.asarray(layer._host_state.writers["offset_sharing"]())
+    import jax
 
     def write():
         ((_, writer),) = model.train_function._symzoo_writers
-        writer(layer.kernel.value).block_until_ready()
+        jax.block_until_ready(writer(layer.kernel.value))
 
     return write
 
@@ -416,7 +428,8 @@ def figures(r):
         out["predict_none_s"] = t("offset", "predict/none")
         out["predict_penalty_s"] = t("offset", "predict/offset_diagonal")
         out["inference"] = out["predict_penalty_s"] / out["predict_none_s"] - 1
-        for config in ("offset_diagonal", "offset_complete"):
+        for config in ("offset_diagonal", "offset_complete", "offset_diagonal/xla_writer",
+                       "offset_complete/xla_writer"):
             if f"part/buffer_write/{config}" in g["offset"]:
                 out[f"buffer_write_s/{config}"] = t("offset", f"part/buffer_write/{config}")
         if "part/elementwise_pass" in g["offset"]:
@@ -504,13 +517,18 @@ def to_markdown(result, command):
                         ("l1", "`L1Sparsity`"), ("sigmoid", "`SigmoidSparsity`")):
         row(f"{label} overhead, fast path", "≤ +10%",
             [cell(b, f"overhead/{kind}", _pct, TARGETS[kind]) for b in names])
+        if kind.startswith("offset"):
+            row(f"{label} overhead, fast path without the C stencil (XLA buffer program)",
+                "–", [cell(b, f"overhead/{kind}/xla_writer", _pct) for b in names])
         row(f"{label} overhead, add_loss path", "–",
             [cell(b, f"overhead/{kind}/add_loss", _pct) for b in names])
-    row("  `OffsetSharing` buffer write alone (its own XLA program), diagonal / complete",
-        "–", [f"{_ms(figs[b].get('buffer_write_s/offset_diagonal'))} / "
-              f"{_ms(figs[b].get('buffer_write_s/offset_complete'))}"
-              if figs[b].get("buffer_write_s/offset_diagonal") is not None
-              else "not measured" for b in names])
+    for suffix, label in (("", "C stencil: int8 term gradient and term sum, threaded"),
+                          ("/xla_writer", "its own XLA program: float32 gradient")):
+        diagonal = f"buffer_write_s/offset_diagonal{suffix}"
+        complete = f"buffer_write_s/offset_complete{suffix}"
+        row(f"  `OffsetSharing` buffer write alone ({label}), diagonal / complete", "–",
+            [f"{_ms(figs[b].get(diagonal))} / {_ms(figs[b].get(complete))}"
+             if figs[b].get(diagonal) is not None else "not measured" for b in names])
     row("  one elementwise pass over the kernel (read W, write −W), compiled alike", "–",
         [cell(b, "elementwise_pass_s", _ms) for b in names])
     row("`OrbitSharing(20)` overhead: exact prox step after each update (kernel "

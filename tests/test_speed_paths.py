@@ -1,6 +1,7 @@
 """The fast penalty path gives the reference path's gradients and trajectories;
 inference and exported models compute no penalty."""
 
+import contextlib
 import os
 
 import keras
@@ -10,6 +11,7 @@ import tensorflow as tf
 
 from symzoo.layers import ClassTranslationDense, SetLinearSum
 from symzoo.models.symzoo_model import SymzooModel
+from symzoo.regularizers import offset_sharing
 from symzoo.regularizers import (
     L1Sparsity,
     OffsetSharing,
@@ -87,8 +89,11 @@ TRAJECTORY_CASES = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(TRAJECTORY_CASES))
+@pytest.mark.parametrize("case", sorted(TRAJECTORY_CASES) + ["offset_diagonal+l1/xla_writer"])
 def test_gradient_and_add_loss_paths_train_alike(case):
+    if case.endswith("/xla_writer"):  # the buffer written by XLA, not the C stencil
+        with offset_sharing.without_host_stencil():
+            return test_gradient_and_add_loss_paths_train_alike(case.split("/")[0])
     make_sharing, make_sparsity = TRAJECTORY_CASES[case]
     rng = np.random.default_rng(1)
     x = rng.random((32, 8, 8), dtype=np.float32)
@@ -197,20 +202,39 @@ def test_xla_step_updates_the_kernel_in_place_without_copying_it(penalties):
 
 
 @pytest.mark.parametrize("form", ["diagonal", "complete"])
-def test_offset_gradient_is_written_by_its_own_program_before_the_step(form):
-    """TensorFlow: `OffsetSharing`'s gradient is written into a buffer by its own
-    XLA program from the kernel the step starts from; the step reads the buffer
-    (no shifted reads of the kernel in it) and logs the penalty as ⟨W, g⟩."""
+@pytest.mark.parametrize("writer", ["host_stencil", "xla"])
+def test_offset_gradient_is_written_before_the_step(form, writer):
+    """TensorFlow: `OffsetSharing`'s gradient is written into a buffer before
+    the step from the kernel the step starts from, by the C stencil (int8 term
+    gradient and term sum) or, without it, by its own XLA program (float32
+    gradient, logged as ⟨W, g⟩); the step reads the buffer (no shifted reads
+    of the kernel in it)."""
+    if writer == "host_stencil" and offset_sharing.STENCIL is None:
+        pytest.skip("the C extension symzoo.regularizers._offset_stencil did not compile")
     sharing = OffsetSharing(0.5, (1, 2), form=form)
     model = _translation_model("gradient", sharing, L1Sparsity(1e-3))
     rng = np.random.default_rng(3)
     x, y = rng.random((16, 8, 8), dtype=np.float32), rng.integers(0, 3, 16)
     layer = model.get_layer("ctd")
     start = layer.kernel.numpy()
-    logs = model.train_on_batch(x, y, return_dict=True)
+    with contextlib.nullcontext() if writer == "host_stencil" else (
+            offset_sharing.without_host_stencil()):
+        logs = model.train_on_batch(x, y, return_dict=True)
     assert list(layer._host_state.buffers) == ["offset_sharing"]  # not the L1 penalty
-    buffer = layer._host_state.buffers["offset_sharing"].numpy()
-    np.testing.assert_array_equal(buffer, sharing.gradient(start).numpy())
+    buffer = layer._host_state.buffers["offset_sharing"]
+    if writer == "host_stencil":
+        stencil, terms = buffer[0].numpy(), float(buffer[1].numpy())
+        assert stencil.dtype == np.int8
+        np.testing.assert_array_equal(stencil, sharing.term_gradient(start).numpy())
+        total, _ = sharing.terms(start)
+        np.testing.assert_allclose(terms, float(total), rtol=1e-5)
+        buffer = (stencil, terms)
+    else:
+        buffer = buffer.numpy()
+        np.testing.assert_array_equal(buffer, sharing.gradient(start).numpy())
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(sharing.gradient_from_buffer(start, buffer)),
+        sharing.gradient(start).numpy())
     np.testing.assert_allclose(logs["offset_sharing"], float(sharing(start)), rtol=1e-5)
     assert not np.array_equal(layer.kernel.numpy(), start)
     # The buffer is no weight of the model and is never saved.
@@ -323,6 +347,7 @@ _BACKEND_SCRIPT = r"""
 import numpy as np, keras
 from symzoo.layers import ClassTranslationDense
 from symzoo.models.symzoo_model import SymzooModel
+from symzoo.regularizers import offset_sharing
 from symzoo.regularizers import OffsetSharing, L1Sparsity
 
 def build(mode):
@@ -393,7 +418,8 @@ _JAX_BUFFER_SCRIPT = r"""
 import numpy as np, keras, jax
 from symzoo.layers import ClassTranslationDense
 from symzoo.models.symzoo_model import SymzooModel
-from symzoo.regularizers import OffsetSharing, PairwiseSharing, SigmoidSparsity
+from symzoo.regularizers import offset_sharing
+from symzoo.regularizers import OffsetSharing, PairwiseSharing, SigmoidSparsity, offset_sharing
 
 PairwiseSharing.host_ranking_min_size = 0  # the host ranking of large kernels, forced
 
@@ -444,9 +470,18 @@ for sharing, sparsity in [(OffsetSharing(0.5, (1, 2)), None),
     buffers = [write(state[0][index]) for index, write in function._symzoo_writers]
     penalty = sharing or sparsity
     kernel = fast.weights[0].value
-    expected = (penalty.host_gradient(np.asarray(kernel))
-                if isinstance(penalty, PairwiseSharing) else penalty.buffer_contents(kernel))
-    np.testing.assert_array_equal(np.asarray(buffers[0]), keras.ops.convert_to_numpy(expected))
+    if isinstance(penalty, PairwiseSharing):
+        expected = penalty.host_gradient(np.asarray(kernel))
+    elif isinstance(penalty, OffsetSharing) and offset_sharing.STENCIL is not None:
+        # the C stencil: (int8 term gradient, term sum)
+        expected = penalty.term_gradient(kernel)
+        total, _ = penalty.terms(kernel)
+        np.testing.assert_allclose(float(buffers[0][1]), float(total), rtol=1e-5)
+        assert buffers[0][0].dtype == np.int8
+    else:
+        expected = penalty.buffer_contents(kernel)
+    got = buffers[0][0] if isinstance(buffers[0], tuple) else buffers[0]
+    np.testing.assert_array_equal(np.asarray(got), keras.ops.convert_to_numpy(expected))
     data = (x[:16], y[:16], None)
     step = primitives(jax.make_jaxpr(function._symzoo_step)(state, data, buffers).jaxpr)
     plain = primitives(jax.make_jaxpr(fast.train_step)(state, data).jaxpr)

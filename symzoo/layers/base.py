@@ -55,6 +55,85 @@ def with_added_gradient(kernel, gradient_fn, anchor=None):
     return kernel, ops.subtract(inner, ops.stop_gradient(inner))
 
 
+def _tensors(buffer):
+    """A buffer (a variable or array, or a tuple of them) as tensors."""
+    if isinstance(buffer, (tuple, list)):
+        return tuple(ops.convert_to_tensor(b) for b in buffer)
+    return ops.convert_to_tensor(buffer)
+
+
+def _host_buffered(penalty, kernel):
+    """Whether `penalty`'s fast-path buffer is written on the host
+    (`Penalty.write_host_buffer`, e.g. `OffsetSharing`'s C stencil)."""
+    applies = getattr(penalty, "host_buffer_applies", None)
+    return applies is not None and applies(tuple(kernel.shape), kernel.dtype)
+
+
+def host_view(variable):
+    """A read-only numpy view of a CPU variable's current value, without a
+    copy where the backend allows it (TensorFlow: DLPack; JAX: the array's
+    buffer); else a copy. Drop it before the variable is next updated: while
+    it is alive TensorFlow copies the variable instead of updating it in
+    place."""
+    import numpy as np
+
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        value = variable.value if isinstance(variable, keras.Variable) else variable
+        try:
+            if value.device.endswith("CPU:0"):
+                return np.from_dlpack(_DLPack(tf.experimental.dlpack.to_dlpack(value.value())))
+        except (AttributeError, TypeError, ValueError, RuntimeError,
+                tf.errors.OpError):  # pragma: no cover - depends on the build
+            pass
+    return np.asarray(keras.ops.convert_to_numpy(variable))
+
+
+def _writable_alias(variable):
+    """TensorFlow: a writable numpy array over a CPU variable's own memory
+    (its DLPack export, which TensorFlow marks read-only), or None where the
+    export is not the variable's memory. Checked on each call: two exports
+    share their memory and a byte written through the alias reads back
+    through TensorFlow. Only for the untracked penalty buffers, which nothing
+    else holds: a write through it changes the variable in place, as
+    ``assign`` would without its copy."""
+    import ctypes
+
+    import numpy as np
+
+    view = host_view(variable)
+    again = host_view(variable)
+    if view.size == 0 or not np.shares_memory(view, again) or view.dtype != np.int8:
+        return None
+    address = view.__array_interface__["data"][0]
+    alias = np.ndarray(view.shape, view.dtype,
+                       buffer=(ctypes.c_char * view.nbytes).from_address(address))
+    del view, again
+    if not getattr(variable, "_symzoo_alias_checked", False):
+        old = int(alias.flat[-1])
+        alias.flat[-1] = np.int8(old ^ 0x5A)
+        seen = int(variable[(-1,) * len(variable.shape)].numpy())
+        alias.flat[-1] = np.int8(old)
+        if seen != np.int8(old ^ 0x5A):
+            return None
+        variable._symzoo_alias_checked = True
+    return alias
+
+
+class _DLPack:
+    """Hands a DLPack capsule of a CPU tensor to `numpy.from_dlpack`."""
+
+    def __init__(self, capsule):
+        self._capsule = capsule
+
+    def __dlpack__(self, stream=None, **kwargs):
+        return self._capsule
+
+    def __dlpack_device__(self):
+        return (1, 0)  # kDLCPU
+
+
 class _HostState:
     """Untracked holder of host-computed penalty gradients, of the kernel-sized
     penalty buffers (and their writers) that TensorFlow fills before each step,
@@ -233,7 +312,12 @@ class PenalizedLayer(keras.layers.Layer):
         `SigmoidSparsity`'s σ(k·θ)) is written by its own XLA program, before
         each compiled training call, from the kernel that call starts from: one
         elementwise pass, into which XLA fuses `OffsetSharing`'s shifted reads
-        of the kernel. The training step takes the gradient and the logged
+        of the kernel. Where the C stencil compiled, `OffsetSharing`'s buffer
+        is instead the pair (int8 term gradient, term sum) that
+        `Penalty.write_host_buffer` writes on the host from a zero-copy view
+        of the kernel (one threaded pass, straight into the int8 variable):
+        the step reads a quarter of the bytes and logs the value without a
+        reduction. The training step takes the gradient and the logged
         value from it (`Penalty.gradient_from_buffer`, `value_from_buffer`).
         Inside the training step instead, XLA materialises the shifted kernels
         once per consumer in a transposed layout, which costs more than the
@@ -250,13 +334,19 @@ class PenalizedLayer(keras.layers.Layer):
         for name, penalty in self._buffered_penalties():
             if name in self._host_state.buffers:
                 continue
-            with tf.init_scope():
-                buffer = tf.Variable(tf.zeros(self.kernel.shape, self.kernel.dtype),
-                                     trainable=False, name=f"{name}_buffer")
-
+            if _host_buffered(penalty, self.kernel):
+                with tf.init_scope():
+                    buffer = (tf.Variable(tf.zeros(self.kernel.shape, "int8"),
+                                          trainable=False, name=f"{name}_buffer"),
+                              tf.Variable(0.0, trainable=False, name=f"{name}_terms"))
+                writer = self._host_buffer_writer(buffer, penalty)
+            else:
+                with tf.init_scope():
+                    buffer = tf.Variable(tf.zeros(self.kernel.shape, self.kernel.dtype),
+                                         trainable=False, name=f"{name}_buffer")
+                writer = tf.function(self._buffer_writer(buffer, penalty), jit_compile=True)
             self._host_state.buffers[name] = buffer
-            self._host_state.writers[name] = tf.function(
-                self._buffer_writer(buffer, penalty), jit_compile=True)
+            self._host_state.writers[name] = writer
             made += 1
         return made
 
@@ -264,6 +354,30 @@ class PenalizedLayer(keras.layers.Layer):
         def write():
             buffer.assign(penalty.buffer_contents(ops.convert_to_tensor(self.kernel)))
             return ops.convert_to_tensor(0.0)  # no kernel-sized output
+
+        return write
+
+    def _host_buffer_writer(self, buffer, penalty):
+        """TensorFlow: writes ``(int8 term gradient, term sum)`` with
+        `Penalty.write_host_buffer` from a zero-copy view of the kernel,
+        straight into the int8 variable's memory where `_writable_alias`
+        checked that this works, else into an array then assigned (a copy)."""
+        import numpy as np
+
+        direct = _writable_alias(buffer[0]) is not None
+        scratch = None if direct else np.empty(tuple(self.kernel.shape), dtype=np.int8)
+
+        def write():
+            view = host_view(self.kernel)
+            target = _writable_alias(buffer[0]) if direct else scratch
+            total = penalty.write_host_buffer(view, target)
+            # No reference left to either variable's memory: the step reads the
+            # buffer and updates the kernel in place.
+            del view, target
+            if not direct:
+                buffer[0].assign(scratch)
+            buffer[1].assign(total)
+            return total
 
         return write
 
@@ -284,7 +398,7 @@ class PenalizedLayer(keras.layers.Layer):
                 g = ops.convert_to_tensor(host[name])
             elif name in buffers and keras.backend.backend() == "tensorflow":
                 # the buffer was written from this kernel before the step
-                g = penalty.gradient_from_buffer(kernel, ops.convert_to_tensor(buffers[name]))
+                g = penalty.gradient_from_buffer(kernel, _tensors(buffers[name]))
             elif name in self._host_state.traced:
                 # JAX: the buffer written from this kernel, an argument of the step
                 g = penalty.gradient_from_buffer(kernel, self._host_state.traced[name])
@@ -324,7 +438,7 @@ class PenalizedLayer(keras.layers.Layer):
                 # The buffer was written from this kernel (e.g. the gradient,
                 # whose ⟨W, g⟩ is the value of `OffsetSharing`).
                 values[name] = ops.stop_gradient(
-                    penalty.value_from_buffer(kernel, ops.convert_to_tensor(buffer)))
+                    penalty.value_from_buffer(kernel, _tensors(buffer)))
             else:
                 values[name] = self.penalty_value(name, training=True, kernel=kernel)
         self._host_state.values = values

@@ -2,7 +2,7 @@
 
 import keras
 
-from symzoo.layers.base import PenalizedLayer
+from symzoo.layers.base import PenalizedLayer, _host_buffered
 
 
 @keras.saving.register_keras_serializable(package="symzoo")
@@ -155,7 +155,10 @@ class SymzooModel(keras.Model):
         the step starts from (one elementwise pass, into which XLA fuses
         `OffsetSharing`'s shifted reads of the kernel), and the compiled step
         takes it as an argument and reads the gradient and the logged value
-        from it, as on TensorFlow (`PenalizedLayer.prepare_gradient_buffers`).
+        from it, as on TensorFlow (`PenalizedLayer.prepare_gradient_buffers`);
+        where the C stencil compiled, `OffsetSharing`'s buffer is the pair
+        (int8 term gradient, term sum) written on the host instead
+        (`Penalty.write_host_buffer`, from the kernel's zero-copy numpy view).
         Inside the step XLA materialises each shifted kernel once per consumer.
         The host-ranked all-pairs subgradient (`PairwiseSharing` on a large
         kernel) is passed the same way, computed with numpy from the kernel
@@ -183,6 +186,9 @@ class SymzooModel(keras.Model):
             if index is None:  # a frozen kernel gets no penalty gradient
                 continue
             for name, penalty in layer._buffered_penalties():
+                if _host_buffered(penalty, layer.kernel):
+                    targets.append((layer, name, index, _host_stencil_writer(penalty), None))
+                    continue
                 # The last step's buffer is donated: its memory is reused.
                 reuse = jax.jit(lambda kernel, _, p=penalty: p.buffer_contents(kernel),
                                 donate_argnums=1)
@@ -280,6 +286,25 @@ class SymzooModel(keras.Model):
             if value is not None:
                 tracker.update_state(value)
         return total
+
+
+def _host_stencil_writer(penalty):
+    """``kernel value -> (int8 term gradient, term sum)`` for a JAX step
+    argument, by `Penalty.write_host_buffer` on the host, into one int8 array
+    reused across steps: reading the kernel waits for the step that made it,
+    which is the last one that read the array."""
+    import numpy as np
+
+    scratch = []
+
+    def write(kernel):
+        view = np.asarray(kernel)  # zero-copy on CPU; waits for the step before
+        if not scratch:
+            scratch.append(np.empty(view.shape, dtype=np.int8))
+        total = penalty.write_host_buffer(view, scratch[0])
+        return scratch[0], np.float32(total)
+
+    return write
 
 
 def _host_writer(penalty):
