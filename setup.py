@@ -47,8 +47,9 @@ setup(
     },
     # Two plain C extensions (no numpy headers), both optional: the all-pairs penalty's
     # radix sort (symzoo/regularizers/_radix.c; without it symzoo/regularizers/_sorting.py
-    # uses numpy) and OffsetSharing's fast-path stencil (symzoo/regularizers/
-    # _offset_stencil.c; without it an XLA program writes the buffer). Same results, slower.
+    # uses numpy) and the host passes of the penalties' fast paths (symzoo/regularizers/
+    # _penalty_kernels.c: OffsetSharing's stencil, L1Sparsity's signs and Σ|θ|; without it XLA
+    # programs do that work). Same results, slower.
     ext_modules=[
         Extension(
             "symzoo.regularizers._radix",
@@ -57,8 +58,8 @@ setup(
             optional=True,
         ),
         Extension(
-            "symzoo.regularizers._offset_stencil",
-            ["symzoo/regularizers/_offset_stencil.c"],
+            "symzoo.regularizers._penalty_kernels",
+            ["symzoo/regularizers/_penalty_kernels.c"],
             extra_compile_args=["-O3"],
             optional=True,
         ),

@@ -78,7 +78,7 @@ GROUPS = {
     "offset": ["none", "offset_diagonal", "offset_diagonal/add_loss",
                "offset_diagonal/xla_writer", "offset_complete", "offset_complete/add_loss",
                "offset_complete/xla_writer", "orbit_prox"],
-    "sparsity": ["none", "l1", "l1/add_loss", "sigmoid", "sigmoid/add_loss"],
+    "sparsity": ["none", "l1", "l1/add_loss", "l1/xla_writer", "sigmoid", "sigmoid/add_loss"],
     "pairwise": ["none", "pairwise"],
     "bf16": ["none", "none@bf16", "offset_diagonal@bf16"],
 }
@@ -242,11 +242,12 @@ def worker(args):
         for config in GROUPS[group]:
             model = build(config)
             if config.endswith("/xla_writer"):
-                # The fast path as without the C extension: the buffer is
-                # written by its XLA program (chosen when the train function is made).
-                from symzoo.regularizers.offset_sharing import without_host_stencil
+                # The fast path as without the C extension: buffers written by
+                # XLA programs, values reduced in the step (chosen when the
+                # train function is made).
+                from symzoo.regularizers.base import without_host_kernels
 
-                with without_host_stencil():
+                with without_host_kernels():
                     model.make_train_function()
             models_[config] = model
             steps[config] = lambda m=model: m.train_on_batch(x, y)
@@ -520,6 +521,9 @@ def to_markdown(result, command):
         if kind.startswith("offset"):
             row(f"{label} overhead, fast path without the C stencil (XLA buffer program)",
                 "–", [cell(b, f"overhead/{kind}/xla_writer", _pct) for b in names])
+        elif kind == "l1":
+            row(f"{label} overhead, fast path without the C extension (value reduced in "
+                "the step)", "–", [cell(b, f"overhead/{kind}/xla_writer", _pct) for b in names])
         row(f"{label} overhead, add_loss path", "–",
             [cell(b, f"overhead/{kind}/add_loss", _pct) for b in names])
     for suffix, label in (("", "C stencil: int8 term gradient and term sum, threaded"),
@@ -591,31 +595,40 @@ def notes(figs, names):
            "- The penalties' analytic (sub)gradients are added to the kernel's gradient in "
            "the backward pass (`PenalizedLayer`, `keras.ops.custom_gradient`), so the "
            "compiler fuses them into Adam's update.",
-           "- `OffsetSharing`: its gradient, written as the stencil "
-           "Σ_g sign(W − S_g W) − sign(S_g⁻¹W − W) (bit for bit s − S⁻¹s with "
-           "s = sign(W − SW)), is written into a kernel-sized buffer by its own XLA "
-           "program before each compiled step (`PenalizedLayer.prepare_gradient_buffers`), "
-           "with the cyclic shifts as constant per-axis gathers that XLA fuses into that "
-           "one elementwise write. The step reads the buffer in Adam's two moment updates "
-           "and logs the penalty as ⟨W, g⟩ (equal to it: the penalty is homogeneous of "
-           "degree one) with one dot, which reads both tensors once and writes nothing. "
-           "Inside the step, XLA materialised the shifted kernels once per consumer: "
-           "`keras.ops.roll` as a concatenation of twice the kernel, gathers as a "
-           "transposed copy; that was the former +113% / +180% (diagonal / complete). "
-           "JAX steps are pure functions of their state, so there the buffer is an "
-           "argument of the compiled step, written by a separately compiled program from "
-           "the kernel in the state the step starts from (`SymzooModel`'s JAX train "
-           "function); with the stencil inside the JAX step the overheads were +158% / "
-           "+281% (previous table).",
-           "- What bounds `OffsetSharing`'s fast path: at least the buffer write (row "
-           "above: a read of W with its shifts and a write of g, beside one plain "
-           "elementwise pass over the kernel), plus the step's extra reads of g (Adam's "
-           "two moment updates) and the logged ⟨W, g⟩, whose product XLA's CPU "
-           "reduction writes out before summing it (`symzoo.regularizers.base."
-           "split_sum` sums it in one row per CPU; as a dot it ran on one thread). "
-           "Each is a memory-bound pass over a 98 MB tensor; on this 2-core CPU they "
-           "add up to more than +10% of the step. Fusing the stencil into Adam's "
-           "update inside the step is what XLA did not do (see above).",
+           "- `OffsetSharing`: its gradient is the stencil Σ_g sign(W − S_g W) − "
+           "sign(S_g⁻¹W − W) (bit for bit s − S⁻¹s with s = sign(W − SW)) times the "
+           "factor. Before each compiled step (`PenalizedLayer.prepare_gradient_buffers`; "
+           "JAX: `SymzooModel`'s train function, as a step argument) a C pass "
+           "(`symzoo/regularizers/_penalty_kernels.c`, an optional extension setup.py "
+           "builds) reads the kernel through a zero-copy view and writes, on all CPUs, "
+           "the integer term gradient as int8 (exact: it lies in [−2G, 2G]) straight "
+           "into the buffer variable's memory, and returns the term sum Σ_g Σ|W − S_g W|. "
+           "Each plane of the last two axes is read as a flat rotation with the "
+           "wrapped columns fixed up, so W is read about once and nothing is copied. "
+           "The step reads the int8 buffer (a quarter of a float32 buffer's bytes) in "
+           "Adam's two moment updates and logs the value from the term sum, with no "
+           "reduction. Without the extension (rows \"without the C stencil\") its own "
+           "XLA program writes a float32 gradient (the shifts as constant gathers it "
+           "fuses) and the step logs ⟨W, g⟩. Inside the step instead, XLA materialised "
+           "the shifted kernels once per consumer (`keras.ops.roll` as a concatenation "
+           "of twice the kernel, gathers as a transposed copy): +113% / +180% "
+           "(diagonal / complete) on TensorFlow, +158% / +281% on JAX, in earlier tables.",
+           "- What bounds `OffsetSharing`'s fast path: the host pass (row above: one "
+           "read of W per generator, mostly from cache, and a write of a quarter of its "
+           "bytes; a plain elementwise XLA pass is the row below it), plus the step's "
+           "two extra reads of the int8 buffer in Adam's update. On this 2-core CPU, "
+           "shared with the step's own threads, that is still more than +10% of the "
+           "step; the wrapped-column fix-ups of the offsets' pixel shift (b' ≠ 0) cost "
+           "a few ms of it.",
+           "- `L1Sparsity` (TensorFlow, JAX): before the step one pass of the same C "
+           "extension writes sign(θ) as int8 into the buffer variable and sums |θ| "
+           "(float32 lanes, double total, all CPUs); the step reads the int8 signs in "
+           "Adam's two moment updates instead of re-reading the float32 θ there, and "
+           "logs the value with no reduction. Without the extension (row \"without "
+           "the C extension\") sign(θ) is fused into Adam's update and Σ|θ| is reduced "
+           "in the step, where XLA's CPU reduction of |θ| wrote |θ| out first. A "
+           "variant that only summed |θ| on the host (no signs) measured no faster than "
+           "that.",
            "- `SigmoidSparsity` (TensorFlow and JAX, same buffer): the buffer holds σ(k·θ); the step reads its "
            "gradient k·σ(1 − σ) and its value Σσ off it, so the step evaluates no "
            "exponential (it evaluated three: value, and each of Adam's moments).",
@@ -624,8 +637,8 @@ def notes(figs, names):
            "kernel's gradient with weight zero. Without that ordering XLA could not prove "
            "that they read the kernel before Adam overwrites it in place, and copied the "
            "whole 98 MB kernel every step (`tests/test_speed_paths.py` checks the "
-           "compiled step holds no copy). `L1Sparsity`'s value is one reduction over "
-           "|W|: XLA's CPU reductions (YNNPACK) write their producer out first.",
+           "compiled step holds no copy). Values summed on the host (`OffsetSharing`, "
+           "`L1Sparsity`, above) come with the buffer instead.",
            "- All-pairs: the ranks come from the host (TensorFlow: before each compiled "
            "step; JAX: `jax.pure_callback` inside it), by a stable LSD radix sort in C "
            "(`symzoo/regularizers/_radix.c`, an optional extension setup.py builds): "

@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from symzoo.layers import ClassTranslationDense, SetLinearSum
 from symzoo.models.symzoo_model import SymzooModel
-from symzoo.regularizers import offset_sharing
+from symzoo.regularizers.base import HOST_KERNELS, without_host_kernels
 from symzoo.regularizers import (
     L1Sparsity,
     OffsetSharing,
@@ -92,7 +92,7 @@ TRAJECTORY_CASES = {
 @pytest.mark.parametrize("case", sorted(TRAJECTORY_CASES) + ["offset_diagonal+l1/xla_writer"])
 def test_gradient_and_add_loss_paths_train_alike(case):
     if case.endswith("/xla_writer"):  # the buffer written by XLA, not the C stencil
-        with offset_sharing.without_host_stencil():
+        with without_host_kernels():
             return test_gradient_and_add_loss_paths_train_alike(case.split("/")[0])
     make_sharing, make_sparsity = TRAJECTORY_CASES[case]
     rng = np.random.default_rng(1)
@@ -209,8 +209,8 @@ def test_offset_gradient_is_written_before_the_step(form, writer):
     gradient and term sum) or, without it, by its own XLA program (float32
     gradient, logged as ⟨W, g⟩); the step reads the buffer (no shifted reads
     of the kernel in it)."""
-    if writer == "host_stencil" and offset_sharing.STENCIL is None:
-        pytest.skip("the C extension symzoo.regularizers._offset_stencil did not compile")
+    if writer == "host_stencil" and HOST_KERNELS is None:
+        pytest.skip("the C extension symzoo.regularizers._penalty_kernels did not compile")
     sharing = OffsetSharing(0.5, (1, 2), form=form)
     model = _translation_model("gradient", sharing, L1Sparsity(1e-3))
     rng = np.random.default_rng(3)
@@ -218,10 +218,21 @@ def test_offset_gradient_is_written_before_the_step(form, writer):
     layer = model.get_layer("ctd")
     start = layer.kernel.numpy()
     with contextlib.nullcontext() if writer == "host_stencil" else (
-            offset_sharing.without_host_stencil()):
+            without_host_kernels()):
         logs = model.train_on_batch(x, y, return_dict=True)
-    assert list(layer._host_state.buffers) == ["offset_sharing"]  # not the L1 penalty
-    buffer = layer._host_state.buffers["offset_sharing"]
+    buffers = layer._host_state.buffers
+    if writer == "host_stencil":
+        # L1Sparsity's host pass: sign(W) as int8 and its logged value's Σ|W|
+        assert sorted(buffers) == ["l1_sparsity", "offset_sharing"]
+        signs = buffers["l1_sparsity"][0].numpy()
+        assert signs.dtype == np.int8
+        np.testing.assert_array_equal(signs, np.sign(start).astype(np.int8))
+        np.testing.assert_allclose(float(buffers["l1_sparsity"][1].numpy()),
+                                   np.abs(start).sum(dtype=np.float64), rtol=1e-6)
+        np.testing.assert_allclose(logs["l1_sparsity"], 1e-3 * np.abs(start).sum(), rtol=1e-5)
+    else:
+        assert list(buffers) == ["offset_sharing"]  # L1's value is reduced in the step
+    buffer = buffers["offset_sharing"]
     if writer == "host_stencil":
         stencil, terms = buffer[0].numpy(), float(buffer[1].numpy())
         assert stencil.dtype == np.int8
@@ -347,7 +358,6 @@ _BACKEND_SCRIPT = r"""
 import numpy as np, keras
 from symzoo.layers import ClassTranslationDense
 from symzoo.models.symzoo_model import SymzooModel
-from symzoo.regularizers import offset_sharing
 from symzoo.regularizers import OffsetSharing, L1Sparsity
 
 def build(mode):
@@ -418,8 +428,8 @@ _JAX_BUFFER_SCRIPT = r"""
 import numpy as np, keras, jax
 from symzoo.layers import ClassTranslationDense
 from symzoo.models.symzoo_model import SymzooModel
-from symzoo.regularizers import offset_sharing
-from symzoo.regularizers import OffsetSharing, PairwiseSharing, SigmoidSparsity, offset_sharing
+from symzoo.regularizers import OffsetSharing, PairwiseSharing, SigmoidSparsity
+from symzoo.regularizers.base import HOST_KERNELS
 
 PairwiseSharing.host_ranking_min_size = 0  # the host ranking of large kernels, forced
 
@@ -472,7 +482,7 @@ for sharing, sparsity in [(OffsetSharing(0.5, (1, 2)), None),
     kernel = fast.weights[0].value
     if isinstance(penalty, PairwiseSharing):
         expected = penalty.host_gradient(np.asarray(kernel))
-    elif isinstance(penalty, OffsetSharing) and offset_sharing.STENCIL is not None:
+    elif isinstance(penalty, OffsetSharing) and HOST_KERNELS is not None:
         # the C stencil: (int8 term gradient, term sum)
         expected = penalty.term_gradient(kernel)
         total, _ = penalty.terms(kernel)

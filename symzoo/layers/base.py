@@ -64,7 +64,8 @@ def _tensors(buffer):
 
 def _host_buffered(penalty, kernel):
     """Whether `penalty`'s fast-path buffer is written on the host
-    (`Penalty.write_host_buffer`, e.g. `OffsetSharing`'s C stencil)."""
+    (`Penalty.write_host_buffer`: `OffsetSharing`'s C stencil, `L1Sparsity`'s
+    signs)."""
     applies = getattr(penalty, "host_buffer_applies", None)
     return applies is not None and applies(tuple(kernel.shape), kernel.dtype)
 
@@ -300,8 +301,8 @@ class PenalizedLayer(keras.layers.Layer):
                 or self.penalty_mode != "gradient"):
             return []
         host = {name for name, _ in self._host_penalties()}
-        return [(name, p) for name, p in self.penalties
-                if getattr(p, "buffer_gradient", False) and name not in host]
+        return [(name, p) for name, p in self.penalties if name not in host and (
+            getattr(p, "buffer_gradient", False) or _host_buffered(p, self.kernel))]
 
     def prepare_gradient_buffers(self):
         """TensorFlow: makes the untracked kernel-sized buffer of each
@@ -317,7 +318,8 @@ class PenalizedLayer(keras.layers.Layer):
         `Penalty.write_host_buffer` writes on the host from a zero-copy view
         of the kernel (one threaded pass, straight into the int8 variable):
         the step reads a quarter of the bytes and logs the value without a
-        reduction. The training step takes the gradient and the logged
+        reduction; `L1Sparsity`'s is ``(int8 sign(θ), Σ|θ|)``. The training
+        step takes the gradient and the logged
         value from it (`Penalty.gradient_from_buffer`, `value_from_buffer`).
         Inside the training step instead, XLA materialises the shifted kernels
         once per consumer in a transposed layout, which costs more than the
@@ -336,7 +338,8 @@ class PenalizedLayer(keras.layers.Layer):
                 continue
             if _host_buffered(penalty, self.kernel):
                 with tf.init_scope():
-                    buffer = (tf.Variable(tf.zeros(self.kernel.shape, "int8"),
+                    buffer = (tf.Variable(tf.zeros(self.kernel.shape,
+                                                   penalty.host_buffer_dtype),
                                           trainable=False, name=f"{name}_buffer"),
                               tf.Variable(0.0, trainable=False, name=f"{name}_terms"))
                 writer = self._host_buffer_writer(buffer, penalty)
@@ -358,24 +361,27 @@ class PenalizedLayer(keras.layers.Layer):
         return write
 
     def _host_buffer_writer(self, buffer, penalty):
-        """TensorFlow: writes ``(int8 term gradient, term sum)`` with
-        `Penalty.write_host_buffer` from a zero-copy view of the kernel,
-        straight into the int8 variable's memory where `_writable_alias`
-        checked that this works, else into an array then assigned (a copy)."""
+        """TensorFlow: writes ``(term gradient, term sum)`` with
+        `Penalty.write_host_buffer` from a zero-copy view of the kernel, the
+        int8 term gradient straight into its variable's memory where
+        `_writable_alias` checked that this works, else into an array then
+        assigned (a copy)."""
         import numpy as np
 
-        direct = _writable_alias(buffer[0]) is not None
-        scratch = None if direct else np.empty(tuple(self.kernel.shape), dtype=np.int8)
+        array = buffer[0]
+        direct = _writable_alias(array) is not None
+        scratch = None if direct else np.empty(tuple(self.kernel.shape),
+                                               dtype=penalty.host_buffer_dtype)
 
         def write():
             view = host_view(self.kernel)
-            target = _writable_alias(buffer[0]) if direct else scratch
+            target = _writable_alias(array) if direct else scratch
             total = penalty.write_host_buffer(view, target)
             # No reference left to either variable's memory: the step reads the
             # buffer and updates the kernel in place.
             del view, target
             if not direct:
-                buffer[0].assign(scratch)
+                array.assign(scratch)
             buffer[1].assign(total)
             return total
 

@@ -156,8 +156,9 @@ class SymzooModel(keras.Model):
         `OffsetSharing`'s shifted reads of the kernel), and the compiled step
         takes it as an argument and reads the gradient and the logged value
         from it, as on TensorFlow (`PenalizedLayer.prepare_gradient_buffers`);
-        where the C stencil compiled, `OffsetSharing`'s buffer is the pair
-        (int8 term gradient, term sum) written on the host instead
+        where the C extension compiled, `OffsetSharing`'s buffer is the pair
+        (int8 term gradient, term sum) written on the host instead, and
+        `L1Sparsity`'s the pair (int8 sign(θ), Σ|θ|)
         (`Penalty.write_host_buffer`, from the kernel's zero-copy numpy view).
         Inside the step XLA materialises each shifted kernel once per consumer.
         The host-ranked all-pairs subgradient (`PairwiseSharing` on a large
@@ -187,7 +188,7 @@ class SymzooModel(keras.Model):
                 continue
             for name, penalty in layer._buffered_penalties():
                 if _host_buffered(penalty, layer.kernel):
-                    targets.append((layer, name, index, _host_stencil_writer(penalty), None))
+                    targets.append((layer, name, index, _host_buffer_writer(penalty), None))
                     continue
                 # The last step's buffer is donated: its memory is reused.
                 reuse = jax.jit(lambda kernel, _, p=penalty: p.buffer_contents(kernel),
@@ -288,11 +289,11 @@ class SymzooModel(keras.Model):
         return total
 
 
-def _host_stencil_writer(penalty):
-    """``kernel value -> (int8 term gradient, term sum)`` for a JAX step
-    argument, by `Penalty.write_host_buffer` on the host, into one int8 array
-    reused across steps: reading the kernel waits for the step that made it,
-    which is the last one that read the array."""
+def _host_buffer_writer(penalty):
+    """``kernel value -> (term gradient, term sum)`` for a JAX step argument,
+    by `Penalty.write_host_buffer` on the host, into one array reused across
+    steps: reading the kernel waits for the step that made it, which is the
+    last one that read the array."""
     import numpy as np
 
     scratch = []
@@ -300,7 +301,7 @@ def _host_stencil_writer(penalty):
     def write(kernel):
         view = np.asarray(kernel)  # zero-copy on CPU; waits for the step before
         if not scratch:
-            scratch.append(np.empty(view.shape, dtype=np.int8))
+            scratch.append(np.empty(view.shape, dtype=penalty.host_buffer_dtype))
         total = penalty.write_host_buffer(view, scratch[0])
         return scratch[0], np.float32(total)
 

@@ -1,9 +1,38 @@
 """Base class of symzoo's penalties."""
 
+import contextlib
+import sys
+
 import keras
 from keras import ops
 
 from symzoo import _validation
+
+try:  # the optional C extension (setup.py); None where it did not compile
+    from symzoo.regularizers import _penalty_kernels as HOST_KERNELS
+except ImportError:  # pragma: no cover - depends on the build
+    HOST_KERNELS = None
+
+
+@contextlib.contextmanager
+def without_host_kernels():
+    """Within it, fast-path buffers made for the penalties are written by XLA
+    programs and their values reduced in the step, as in an install without
+    the C extension ``_penalty_kernels`` (for the benchmarks and tests that
+    compare both)."""
+    global HOST_KERNELS
+    kernels, HOST_KERNELS = HOST_KERNELS, None
+    try:
+        yield
+    finally:
+        HOST_KERNELS = kernels
+
+
+def host_kernels_apply(kernel_shape, dtype):
+    """Whether the C extension's host passes can read a kernel of this shape
+    and dtype: it compiled, a float32 kernel of rank 1 to 8, little-endian host."""
+    return (HOST_KERNELS is not None and str(dtype) == "float32"
+            and sys.byteorder == "little" and 1 <= len(kernel_shape) <= 8)
 
 REDUCTIONS = ("sum", "mean")
 
@@ -77,6 +106,12 @@ class Penalty(keras.regularizers.Regularizer):
     #: `symzoo.layers.PenalizedLayer.prepare_gradient_buffers` (TensorFlow) and
     #: `symzoo.models.SymzooModel` (JAX: the buffer is an argument of the step).
     buffer_gradient = False
+    #: Where `host_buffer_applies`, the fast path's buffer is instead the pair
+    #: ``(array, sum of terms)`` written on the host from a zero-copy view of
+    #: the kernel by `write_host_buffer` (the C extension ``_penalty_kernels``)
+    #: before each step: the exact term gradient in an array of this dtype
+    #: (`OffsetSharing`, `L1Sparsity`: int8).
+    host_buffer_dtype = None
 
     def __init__(self, strength, reduction=None):
         self.strength = _validation.non_negative_float(self._strength_arg, strength)
@@ -144,15 +179,34 @@ class Penalty(keras.regularizers.Regularizer):
         by default the gradient itself."""
         return self.gradient(kernel)
 
+    def host_buffer_applies(self, kernel_shape, dtype):
+        """Whether the fast path's buffer is written on the host
+        (`write_host_buffer`); False unless a subclass has a host pass."""
+        return False
+
+    def write_host_buffer(self, kernel, out):
+        """Writes the term gradient of the C-contiguous numpy `kernel` into
+        `out` (an array of `host_buffer_dtype`) and returns the sum of the
+        terms (a float)."""
+        raise NotImplementedError
+
     def gradient_from_buffer(self, kernel, buffer):
-        """The gradient, from `buffer_contents` (by default: the buffer)."""
+        """The gradient, from `buffer_contents` (by default: the buffer), or
+        from the host pair (`write_host_buffer`): its array, the exact term
+        gradient, times `factor`."""
+        if isinstance(buffer, (tuple, list)):
+            factor = ops.cast(self.factor(kernel.shape), kernel.dtype)
+            return ops.multiply(ops.cast(buffer[0], kernel.dtype), factor)
         return buffer
 
     def value_from_buffer(self, kernel, buffer):
         """The penalty's value from `buffer_contents`: by default ``⟨W, ∇⟩``,
         which is the penalty for one positively homogeneous of degree one
         (``p(cW) = c·p(W)``, e.g. Σ|W − SW|); one fused multiply-and-sum
-        (`split_sum`), which reads each once and writes nothing."""
+        (`split_sum`), which reads each once and writes nothing. From the host
+        pair: its sum of terms, reduced (`reduce`), with nothing to read."""
+        if isinstance(buffer, (tuple, list)):
+            return self.reduce(ops.cast(buffer[1], "float32"), self.num_terms(kernel.shape))
         return split_sum(ops.multiply(kernel, buffer))
 
     def get_config(self):

@@ -1,33 +1,13 @@
 """The report's offset parameter-sharing penalty, and its complete-group form."""
 
-import contextlib
-import sys
-
 import keras
 import numpy as np
 from keras import ops
 
 from symzoo import _validation
+from symzoo.regularizers import base
 from symzoo.regularizers._sorting import radix_threads
 from symzoo.regularizers.base import Penalty
-
-try:  # the optional C extension (setup.py); None where it did not compile
-    from symzoo.regularizers import _offset_stencil as STENCIL
-except ImportError:  # pragma: no cover - depends on the build
-    STENCIL = None
-
-
-@contextlib.contextmanager
-def without_host_stencil():
-    """Within it, fast-path buffers made for `OffsetSharing` are written by
-    their XLA program, as in an install without the C extension (for the
-    benchmarks and tests that compare both)."""
-    global STENCIL
-    stencil, STENCIL = STENCIL, None
-    try:
-        yield
-    finally:
-        STENCIL = stencil
 
 
 def cyclic_shift(x, moves):
@@ -210,23 +190,25 @@ class OffsetSharing(Penalty):
             grad = part if grad is None else ops.add(grad, part)
         return ops.zeros_like(kernel) if grad is None else grad
 
+    #: The fast path's host buffer (`write_host_buffer`): the int8 term gradient.
+    host_buffer_dtype = "int8"
+
     def host_buffer_applies(self, kernel_shape, dtype):
         """Whether the fast path's buffer is written on the host by the C
-        stencil (`write_host_buffer`): the extension compiled, a float32
-        kernel, little-endian host."""
-        return (STENCIL is not None and str(dtype) == "float32"
-                and sys.byteorder == "little" and 1 <= len(kernel_shape) <= 8)
+        stencil (`write_host_buffer`; `symzoo.regularizers.base.host_kernels_apply`)."""
+        return base.host_kernels_apply(kernel_shape, dtype)
 
     def write_host_buffer(self, kernel, out):
         """Writes `term_gradient` of the C-contiguous float32 array `kernel`
         into the int8 array `out` and returns the sum of the terms
         Σ_g Σ|W − S_g W| (a float), in one threaded pass over the kernel
-        (``_offset_stencil.c``; `symzoo.regularizers._sorting.radix_threads`
+        (``_penalty_kernels.c``; `symzoo.regularizers._sorting.radix_threads`
         threads). The term gradient is an integer in [−2G, 2G] for G
         generators, so int8 holds it exactly: the step reads a quarter of the
         bytes of a float32 buffer, and the value needs no reduction in the step
         (XLA's CPU reductions write their product out first: 20–40 ms on the
-        24.6M-weight MNIST-56 kernel, more than the stencil)."""
+        24.6M-weight MNIST-56 kernel, more than the stencil). The step reads
+        both through `Penalty.gradient_from_buffer` and `value_from_buffer`."""
         self.validate(kernel.shape)
         rank = len(kernel.shape)
         shifts = []
@@ -236,25 +218,8 @@ class OffsetSharing(Penalty):
                 for axis, shift in moves:  # ahead[i] = W[i − shift] (cyclic_shift)
                     ahead[axis] = -shift
                 shifts.append(tuple(ahead))
-        return STENCIL.offset_stencil(kernel, out, tuple(int(d) for d in kernel.shape),
-                                      shifts, radix_threads())
-
-    def gradient_from_buffer(self, kernel, buffer):
-        """The gradient from the fast path's buffer: the float32 gradient
-        (`buffer_contents`), or the pair ``(int8 term gradient, term sum)``
-        that `write_host_buffer` wrote."""
-        if isinstance(buffer, (tuple, list)):
-            factor = ops.cast(self.factor(kernel.shape), kernel.dtype)
-            return ops.multiply(ops.cast(buffer[0], kernel.dtype), factor)
-        return buffer
-
-    def value_from_buffer(self, kernel, buffer):
-        """The penalty's value from the buffer: ``⟨W, gradient⟩`` (the penalty
-        is homogeneous of degree one), or the factor times the host's term sum."""
-        if isinstance(buffer, (tuple, list)):
-            return ops.multiply(ops.cast(buffer[1], "float32"),
-                                ops.cast(self.factor(kernel.shape), "float32"))
-        return super().value_from_buffer(kernel, buffer)
+        return base.HOST_KERNELS.offset_stencil(
+            kernel, out, tuple(int(d) for d in kernel.shape), shifts, radix_threads())
 
     def terms(self, kernel):
         self.validate(kernel.shape)

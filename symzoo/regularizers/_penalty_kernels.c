@@ -1,12 +1,15 @@
-/* OffsetSharing's subgradient stencil and value in one threaded pass over the
- * kernel, for the fast path of symzoo.regularizers.OffsetSharing.
+/* Host passes over a kernel for the penalties' fast paths (see
+ * symzoo.regularizers.base.HOST_KERNELS): OffsetSharing's subgradient stencil
+ * and value in one threaded pass, and L1Sparsity's signs (int8) and Σ|θ|.
  *
- * Used by symzoo.regularizers.offset_sharing when it compiled (setup.py builds
- * it as an optional extension; without it the buffer is written by an XLA
- * program, with the same gradient). No numpy headers: arrays come in through
- * the buffer protocol (C-contiguous, checked by the Python wrapper).
+ * Used when it compiled (setup.py builds it as an optional extension; without
+ * it the buffers are written by XLA programs and the values reduced in the
+ * step, with the same numbers). No numpy headers: arrays come in through the
+ * buffer protocol (C-contiguous, checked by the Python wrappers).
  *
  *   offset_stencil(values f32[n], out i8[n], shape, shifts, threads) -> sum
+ *   abs_sign(values f32[n], out i8[n], threads) -> Σ|values|
+ *       out[i] = sign(values[i]) (−1, 0 or 1; 0 for NaN); float32 lanes, double total
  *
  * For each generator g (a tuple of one cyclic shift per axis, `shifts[g]`),
  * with ahead_g[i] = W[(i + s_g) mod shape] and behind_g[i] = W[(i − s_g) mod
@@ -199,6 +202,65 @@ static double run(const stencil_t *st, int threads) {
     return sum;
 }
 
+/* sign(w) into out and Σ|w| over a slice, in LANES float lanes
+ * (vectorisable without reassociation flags), flushed into a double every
+ * 2^16 values. */
+typedef struct {
+    const float *w;
+    int8_t *out;
+    Py_ssize_t lo, hi;
+    double sum;
+} abs_slice_t;
+
+VECTOR_CLONES
+static double abs_stretch(const float *restrict w, int8_t *restrict out, Py_ssize_t n) {
+    for (Py_ssize_t k = 0; k < n; k++) out[k] = (int8_t)((w[k] > 0.0f) - (w[k] < 0.0f));
+    float lanes[LANES] = {0};
+    Py_ssize_t k = 0;
+    for (; k + LANES <= n; k += LANES)
+        for (int j = 0; j < LANES; j++) lanes[j] += fabsf(w[k + j]);
+    double sum = 0.0;
+    for (; k < n; k++) sum += fabsf(w[k]);
+    for (int j = 0; j < LANES; j++) sum += lanes[j];
+    return sum;
+}
+
+static void *abs_slice(void *arg) {
+    abs_slice_t *sl = (abs_slice_t *)arg;
+    double sum = 0.0;
+    for (Py_ssize_t lo = sl->lo; lo < sl->hi; lo += 1 << 16) {
+        Py_ssize_t hi = lo + (1 << 16) < sl->hi ? lo + (1 << 16) : sl->hi;
+        sum += abs_stretch(sl->w + lo, sl->out + lo, hi - lo);
+    }
+    sl->sum = sum;
+    return NULL;
+}
+
+static double abs_run(const float *w, int8_t *out, Py_ssize_t n, int threads) {
+    int T = threads > MAX_THREADS ? MAX_THREADS : threads;
+    if (T < 1 || n < (1 << 16)) T = 1;
+    abs_slice_t slices[MAX_THREADS];
+    pthread_t ids[MAX_THREADS];
+    int started = 0;
+    for (int t = 0; t < T; t++) {
+        slices[t].w = w;
+        slices[t].out = out;
+        slices[t].lo = n * t / T;
+        slices[t].hi = n * (t + 1) / T;
+        slices[t].sum = 0.0;
+    }
+    for (int t = 1; t < T; t++) {
+        if (pthread_create(&ids[t], NULL, abs_slice, &slices[t]) != 0) break;
+        started++;
+    }
+    for (int t = started + 1; t < T; t++) abs_slice(&slices[t]);
+    abs_slice(&slices[0]);
+    for (int t = 1; t <= started; t++) pthread_join(ids[t], NULL);
+    double sum = 0.0;
+    for (int t = 0; t < T; t++) sum += slices[t].sum;
+    return sum;
+}
+
 static int read_sizes(PyObject *seq, const char *name, Py_ssize_t *dst, Py_ssize_t count) {
     PyObject *fast = PySequence_Fast(seq, "");
     if (fast == NULL || PySequence_Fast_GET_SIZE(fast) != count) {
@@ -297,16 +359,44 @@ done:
     return result;
 }
 
+static PyObject *py_abs_sign(PyObject *self, PyObject *args) {
+    Py_buffer values, out;
+    int threads = 1;
+    if (!PyArg_ParseTuple(args, "y*w*|i", &values, &out, &threads)) return NULL;
+    PyObject *result = NULL;
+    if (values.len % 4 != 0 || out.len != values.len / 4) {
+        PyErr_Format(PyExc_ValueError,
+                     "Expected `values` to hold float32 values and `out` as many int8 "
+                     "values. Received: %zd and %zd bytes.", values.len, out.len);
+    } else if (threads < 1) {
+        PyErr_Format(PyExc_ValueError,
+                     "Expected `threads` to be a positive integer. Received: threads=%d", threads);
+    } else {
+        double sum;
+        const float *w = (const float *)values.buf;
+        Py_ssize_t n = values.len / 4;
+        Py_BEGIN_ALLOW_THREADS
+        sum = abs_run(w, (int8_t *)out.buf, n, threads);
+        Py_END_ALLOW_THREADS
+        result = PyFloat_FromDouble(sum);
+    }
+    PyBuffer_Release(&values);
+    PyBuffer_Release(&out);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"offset_stencil", py_offset_stencil, METH_VARARGS,
      "offset_stencil(values, out, shape, shifts, threads) -> sum of |W − S_g W|."},
+    {"abs_sign", py_abs_sign, METH_VARARGS,
+     "abs_sign(values, out, threads) -> sum of |values|; out = sign(values) as int8."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_offset_stencil",
-    "OffsetSharing's subgradient stencil and value in one pass (see _offset_stencil.c).",
+    PyModuleDef_HEAD_INIT, "_penalty_kernels",
+    "Host passes over a kernel for the penalties' fast paths (see _penalty_kernels.c).",
     -1, methods,
 };
 
-PyMODINIT_FUNC PyInit__offset_stencil(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__penalty_kernels(void) { return PyModule_Create(&module); }

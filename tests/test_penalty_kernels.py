@@ -1,0 +1,127 @@
+"""The host passes of the penalties' fast paths (the C extension
+``_penalty_kernels``: `OffsetSharing`'s stencil, `L1Sparsity`'s signs and Σ|θ|)
+against numpy references."""
+
+import numpy as np
+import pytest
+
+from symzoo.regularizers import L1Sparsity, OffsetSharing
+from symzoo.regularizers.base import HOST_KERNELS as KERNELS
+
+pytestmark = pytest.mark.skipif(
+    KERNELS is None, reason="the C extension symzoo.regularizers._penalty_kernels did not compile")
+
+
+def _reference(w, shifts):
+    """Σ_g sign(W − A_g) − sign(B_g − W) and Σ_g Σ|W − A_g| with numpy rolls,
+    A_g[i] = W[i + s_g], B_g[i] = W[i − s_g] (cyclic)."""
+    axes = tuple(range(w.ndim))
+    grad = np.zeros(w.shape, np.int32)
+    total = 0.0
+    for s in shifts:
+        ahead = np.roll(w, [-x for x in s], axes)
+        behind = np.roll(w, list(s), axes)
+        grad += np.sign(w - ahead).astype(np.int32) - np.sign(behind - w).astype(np.int32)
+        total += float(np.abs(w - ahead).astype(np.float64).sum())
+    return grad, total
+
+
+CASES = [
+    ((7,), [(3,)]),
+    ((2, 5, 9), [(0, 2, 3)]),
+    ((3, 4, 5, 6, 7), [(0, 1, 1, 2, 2)]),
+    ((3, 4, 5, 6, 7), [(0, 1, 0, 2, 0), (0, 0, 1, 0, 2)]),
+    ((2, 3, 4, 5, 6), [(0, 2, -1, -1, 3)]),  # negative shifts wrap
+    ((4, 8, 8, 16, 16), [(0, 1, 0, 2, 0), (0, 0, 1, 0, 2)]),  # threaded (≥ 65,536)
+    ((3, 4, 5), []),  # no generator: zero gradient
+]
+
+
+@pytest.mark.parametrize("shape,shifts", CASES)
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_stencil_matches_numpy_with_ties(shape, shifts, threads):
+    rng = np.random.default_rng(len(shape) + threads)
+    w = rng.integers(-3, 4, shape).astype(np.float32)  # many exact ties (sign 0)
+    w[w == 2] = rng.normal(size=int((w == 2).sum()))
+    out = np.full(shape, 99, np.int8)
+    total = KERNELS.offset_stencil(w, out, shape, shifts, threads)
+    grad, expected = _reference(w, shifts)
+    np.testing.assert_array_equal(out, grad)
+    assert total == pytest.approx(expected, rel=1e-6, abs=1e-6)
+
+
+@pytest.mark.parametrize("form", ["diagonal", "complete"])
+def test_write_host_buffer_is_the_term_gradient_and_terms(form):
+    penalty = OffsetSharing(3.0, (1, 2), form=form)
+    w = np.random.default_rng(0).normal(size=(3, 4, 4, 8, 8)).astype(np.float32)
+    out = np.empty(w.shape, np.int8)
+    total = penalty.write_host_buffer(w, out)
+    np.testing.assert_array_equal(out, np.asarray(penalty.term_gradient(w)))
+    expected, _ = penalty.terms(w)
+    assert total == pytest.approx(float(expected), rel=1e-5)
+    np.testing.assert_array_equal(np.asarray(penalty.gradient_from_buffer(w, (out, total))),
+                                  np.asarray(penalty.gradient(w)))
+    assert float(penalty.value_from_buffer(w, (out, total))) == pytest.approx(
+        float(penalty(w)), rel=1e-5)
+
+
+def test_nan_weight_makes_the_value_nan():
+    w = np.zeros((2, 4, 6), np.float32)
+    w[1, 2, 3] = np.nan
+    out = np.empty(w.shape, np.int8)
+    assert np.isnan(KERNELS.offset_stencil(w, out, w.shape, [(0, 1, 2)], 1))
+
+
+def test_errors_name_the_argument():
+    w = np.zeros((2, 3, 4), np.float32)
+    with pytest.raises(ValueError, match="`out`"):
+        KERNELS.offset_stencil(w, np.empty(5, np.int8), w.shape, [(0, 1, 1)], 1)
+    with pytest.raises(ValueError, match="`shifts"):
+        KERNELS.offset_stencil(w, np.empty(w.shape, np.int8), w.shape, [(0, 1)], 1)
+    with pytest.raises(ValueError, match="`threads`"):
+        KERNELS.offset_stencil(w, np.empty(w.shape, np.int8), w.shape, [(0, 1, 1)], 0)
+    with pytest.raises(ValueError, match="`shape`"):
+        KERNELS.offset_stencil(w, np.empty(w.shape, np.int8), (2, 0, 4), [(0, 1, 1)], 1)
+
+
+@pytest.mark.parametrize("size", [0, 1, 17, 1000, (1 << 16) * 3 + 5])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_abs_sign_matches_numpy(size, threads):
+    w = np.random.default_rng(size).normal(size=size).astype(np.float32)
+    if size:
+        w[:: max(1, size // 7)] = 0.0  # exact zeros have sign 0
+    out = np.full(size, 5, np.int8)
+    total = KERNELS.abs_sign(w, out, threads)
+    np.testing.assert_array_equal(out, np.sign(w).astype(np.int8))
+    assert total == pytest.approx(float(np.abs(w).astype(np.float64).sum()), rel=1e-6, abs=1e-12)
+
+
+def test_abs_sign_nan_and_errors():
+    w = np.ones((4, 5), np.float32)
+    w[2, 3] = np.nan
+    out = np.full(w.shape, 5, np.int8)
+    assert np.isnan(KERNELS.abs_sign(w, out, 2))
+    assert out[2, 3] == 0 and (np.delete(out.ravel(), 13) == 1).all()
+    with pytest.raises(ValueError, match="`threads`"):
+        KERNELS.abs_sign(w, out, 0)
+    with pytest.raises(ValueError, match="`values`"):
+        KERNELS.abs_sign(b"abc", out, 1)
+    with pytest.raises(ValueError, match="`out`"):
+        KERNELS.abs_sign(w, np.empty(19, np.int8), 1)
+    with pytest.raises(TypeError):
+        KERNELS.abs_sign(w, b"read-only bytes" * 2, 1)
+
+
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+def test_l1_host_buffer_is_the_penalty(reduction):
+    penalty = L1Sparsity(1e-3, reduction=reduction)
+    w = np.random.default_rng(0).normal(size=(3, 4, 4, 8, 8)).astype(np.float32)
+    w[0, 0, 0, 0, :3] = 0.0
+    assert penalty.host_buffer_applies(w.shape, "float32")
+    assert penalty.host_buffer_dtype == "int8"
+    out = np.empty(w.shape, np.int8)
+    total = penalty.write_host_buffer(w, out)
+    assert float(penalty.value_from_buffer(w, (out, total))) == pytest.approx(
+        float(penalty(w)), rel=1e-5)
+    np.testing.assert_array_equal(np.asarray(penalty.gradient_from_buffer(w, (out, total))),
+                                  np.asarray(penalty.gradient(w)))
