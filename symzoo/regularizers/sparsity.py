@@ -85,7 +85,7 @@ class SigmoidSparsity(Penalty):
         return self.strength
 
     def terms(self, kernel):
-        return ops.sum(self.buffer_contents(kernel)), _size(kernel)
+        return split_sum(self.buffer_contents(kernel)), _size(kernel)
 
     #: Fast path (TensorFlow, JAX): the buffer holds σ(sharpness·θ), written once per
     #: step; the gradient and the logged value are read off it (no exp in the step).
@@ -105,7 +105,7 @@ class SigmoidSparsity(Penalty):
         return ops.multiply(grad, ops.cast(self.factor(kernel.shape), grad.dtype))
 
     def value_from_buffer(self, kernel, buffer):
-        return self.reduce(ops.sum(buffer), _size(kernel))
+        return self.reduce(split_sum(buffer), _size(kernel))
 
     def get_config(self):
         return {**super().get_config(), "sharpness": self.sharpness}
