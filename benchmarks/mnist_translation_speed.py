@@ -78,7 +78,8 @@ GROUPS = {
     "offset": ["none", "offset_diagonal", "offset_diagonal/add_loss",
                "offset_diagonal/xla_writer", "offset_complete", "offset_complete/add_loss",
                "offset_complete/xla_writer", "orbit_prox"],
-    "sparsity": ["none", "l1", "l1/add_loss", "l1/xla_writer", "sigmoid", "sigmoid/add_loss"],
+    "sparsity": ["none", "l1", "l1/add_loss", "l1/xla_writer", "sigmoid", "sigmoid/add_loss",
+                 "sigmoid/xla_writer"],
     "pairwise": ["none", "pairwise"],
     "bf16": ["none", "none@bf16", "offset_diagonal@bf16"],
 }
@@ -524,6 +525,10 @@ def to_markdown(result, command):
         elif kind == "l1":
             row(f"{label} overhead, fast path without the C extension (value reduced in "
                 "the step)", "–", [cell(b, f"overhead/{kind}/xla_writer", _pct) for b in names])
+        else:
+            row(f"{label} overhead, fast path without the C extension (XLA buffer program, "
+                "value reduced in the step)", "–",
+                [cell(b, f"overhead/{kind}/xla_writer", _pct) for b in names])
         row(f"{label} overhead, add_loss path", "–",
             [cell(b, f"overhead/{kind}/add_loss", _pct) for b in names])
     for suffix, label in (("", "C stencil: int8 term gradient and term sum, threaded"),

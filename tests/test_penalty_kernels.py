@@ -1,11 +1,11 @@
 """The host passes of the penalties' fast paths (the C extension
-``_penalty_kernels``: `OffsetSharing`'s stencil, `L1Sparsity`'s signs and Σ|θ|)
-against numpy references."""
+``_penalty_kernels``: `OffsetSharing`'s stencil, `L1Sparsity`'s signs and Σ|θ|,
+`SigmoidSparsity`'s σ(kθ) and Σσ) against numpy references."""
 
 import numpy as np
 import pytest
 
-from symzoo.regularizers import L1Sparsity, OffsetSharing
+from symzoo.regularizers import L1Sparsity, OffsetSharing, SigmoidSparsity
 from symzoo.regularizers.base import HOST_KERNELS as KERNELS
 
 pytestmark = pytest.mark.skipif(
@@ -125,3 +125,49 @@ def test_l1_host_buffer_is_the_penalty(reduction):
         float(penalty(w)), rel=1e-5)
     np.testing.assert_array_equal(np.asarray(penalty.gradient_from_buffer(w, (out, total))),
                                   np.asarray(penalty.gradient(w)))
+
+
+@pytest.mark.parametrize("size", [0, 1, 17, 1000, (1 << 16) * 3 + 5])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_sigmoid_sum_matches_numpy(size, threads):
+    w = (np.random.default_rng(size).normal(size=size) * 0.05).astype(np.float32)
+    out = np.full(size, 5.0, np.float32)
+    total = KERNELS.sigmoid_sum(w, out, 100.0, threads)
+    exact = 1.0 / (1.0 + np.exp(-100.0 * w.astype(np.float64)))
+    np.testing.assert_allclose(out, exact, rtol=2e-6, atol=1e-30)
+    assert total == pytest.approx(float(exact.sum()), rel=1e-6, abs=1e-12)
+
+
+def test_sigmoid_sum_over_the_float_range():
+    x = np.concatenate([np.linspace(-86.0, 86.0, 200_001, dtype=np.float32),
+                        np.float32([0.0, -0.0, 87.0, -87.0, 1e30, -1e30, np.inf, -np.inf])])
+    out = np.empty_like(x)
+    KERNELS.sigmoid_sum(x, out, 1.0, 2)
+    exact = 1.0 / (1.0 + np.exp(-np.clip(x[:200_001].astype(np.float64), -700, 700)))
+    np.testing.assert_allclose(out[:200_001], exact, rtol=1e-6)
+    np.testing.assert_array_equal(out[200_001:], [0.5, 0.5, 1, 0, 1, 0, 1, 0])
+    w = np.float32([0.1, np.nan, -0.2])
+    out = np.empty_like(w)
+    assert np.isnan(KERNELS.sigmoid_sum(w, out, 10.0, 1))
+    assert np.isnan(out[1]) and np.isfinite(out[[0, 2]]).all()
+    with pytest.raises(ValueError, match="`out`"):
+        KERNELS.sigmoid_sum(w, np.empty(3, np.int8), 10.0, 1)
+    with pytest.raises(ValueError, match="`threads`"):
+        KERNELS.sigmoid_sum(w, out, 10.0, 0)
+
+
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+def test_sigmoid_host_buffer_is_the_penalty(reduction):
+    penalty = SigmoidSparsity(1e-2, sharpness=100.0, reduction=reduction)
+    w = (np.random.default_rng(1).normal(size=(3, 4, 4, 8, 8)) * 0.05).astype(np.float32)
+    assert penalty.host_buffer_applies(w.shape, "float32")
+    assert penalty.host_buffer_dtype == "float32"
+    out = np.empty(w.shape, np.float32)
+    total = penalty.write_host_buffer(w, out)
+    assert float(penalty.value_from_buffer(w, (out, total))) == pytest.approx(
+        float(penalty(w)), rel=1e-5)
+    # k·σ(1 − σ) loses 1 − σ's relative precision where σ ≈ 1 (from either σ):
+    # an ulp of σ near 1 (6e-8) times k·α (times 1/n for "mean")
+    scale = 100.0 * 1e-2 / (w.size if reduction == "mean" else 1)
+    np.testing.assert_allclose(np.asarray(penalty.gradient_from_buffer(w, (out, total))),
+                               np.asarray(penalty.gradient(w)), rtol=1e-5, atol=2e-7 * scale)

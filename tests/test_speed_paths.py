@@ -256,24 +256,40 @@ def test_offset_gradient_is_written_before_the_step(form, writer):
     assert "f32[3,4,4,8,8]" in hlo and " gather(" not in hlo
 
 
-def test_sigmoid_buffer_holds_the_sigmoid_and_the_step_computes_no_exp():
+@pytest.mark.parametrize("writer", ["host", "xla"])
+def test_sigmoid_buffer_holds_the_sigmoid_and_the_step_computes_no_exp(writer):
+    """The buffer holds σ(kθ) of the kernel the step starts from, written by
+    the C extension (with Σσ) or, without it, by its own XLA program; the
+    step evaluates no exponential of kernel size."""
+    if writer == "host" and HOST_KERNELS is None:
+        pytest.skip("the C extension symzoo.regularizers._penalty_kernels did not compile")
     sparsity = SigmoidSparsity(1e-3, sharpness=10.0, reduction="mean")
     model = _translation_model("gradient", None, sparsity)
     rng = np.random.default_rng(4)
     x, y = rng.random((16, 8, 8), dtype=np.float32), rng.integers(0, 3, 16)
     layer = model.get_layer("ctd")
     start = layer.kernel.numpy()
-    logs = model.train_on_batch(x, y, return_dict=True)
-    buffer = layer._host_state.buffers["sigmoid_sparsity"].numpy()
-    np.testing.assert_allclose(buffer, 1 / (1 + np.exp(-10.0 * start)), rtol=1e-6)
-    np.testing.assert_allclose(logs["sigmoid_sparsity"], float(sparsity(start)), rtol=1e-5)
-    np.testing.assert_allclose(  # XLA's and TF's sigmoid differ in the last bit
-        sparsity.gradient_from_buffer(start, buffer).numpy(), sparsity.gradient(start).numpy(),
-        rtol=1e-5)
-    step = tf.function(model.train_step, jit_compile=True)
-    hlo = step.experimental_get_compiler_ir((tf.constant(x), tf.constant(y)))(
-        stage="optimized_hlo")
-    assert "f32[3,4,4,8,8]" in hlo and "exponential(f32[3,4,4,8,8]" not in hlo.replace("{4,3,2,1,0}", "")
+    exact = 1 / (1 + np.exp(-10.0 * start.astype(np.float64)))
+    with contextlib.nullcontext() if writer == "host" else without_host_kernels():
+        logs = model.train_on_batch(x, y, return_dict=True)
+        buffer = layer._host_state.buffers["sigmoid_sparsity"]
+        if writer == "host":
+            assert isinstance(buffer, tuple)
+            buffer = (buffer[0].numpy(), float(buffer[1].numpy()))
+            np.testing.assert_allclose(buffer[1], exact.sum(), rtol=1e-6)
+            array = buffer[0]
+        else:
+            buffer = array = buffer.numpy()
+        np.testing.assert_allclose(array, exact, rtol=2e-6)
+        np.testing.assert_allclose(logs["sigmoid_sparsity"], float(sparsity(start)), rtol=1e-5)
+        np.testing.assert_allclose(  # the sigmoids differ in the last bit
+            sparsity.gradient_from_buffer(start, buffer).numpy(),
+            sparsity.gradient(start).numpy(), rtol=1e-5, atol=2e-7 * 10.0 * 1e-3 / start.size)
+        step = tf.function(model.train_step, jit_compile=True)
+        hlo = step.experimental_get_compiler_ir((tf.constant(x), tf.constant(y)))(
+            stage="optimized_hlo")
+    assert "f32[3,4,4,8,8]" in hlo
+    assert "exponential(f32[3,4,4,8,8]" not in hlo.replace("{4,3,2,1,0}", "")
 
 
 def test_set_layer_pairwise_paths_train_alike():
@@ -482,6 +498,12 @@ for sharing, sparsity in [(OffsetSharing(0.5, (1, 2)), None),
     kernel = fast.weights[0].value
     if isinstance(penalty, PairwiseSharing):
         expected = penalty.host_gradient(np.asarray(kernel))
+    elif isinstance(penalty, SigmoidSparsity) and HOST_KERNELS is not None:
+        # the C pass: (σ(kθ), Σσ), σ within float rounding of XLA's
+        s = keras.ops.convert_to_numpy(penalty.buffer_contents(kernel))
+        np.testing.assert_allclose(np.asarray(buffers[0][0]), s, rtol=2e-6, atol=1e-30)
+        np.testing.assert_allclose(float(buffers[0][1]), s.sum(dtype=np.float64), rtol=1e-5)
+        expected = buffers[0][0]
     elif isinstance(penalty, OffsetSharing) and HOST_KERNELS is not None:
         # the C stencil: (int8 term gradient, term sum)
         expected = penalty.term_gradient(kernel)
@@ -554,3 +576,20 @@ def test_mixed_bfloat16_trains_saves_and_serves(tmp_path):
     with pytest.raises(ValueError, match="penalty_mode"):
         models.blob2d_translation(penalty_mode="fast")
     assert models.blob2d_translation(penalty_mode="add_loss").penalty_mode == "add_loss"
+
+
+@pytest.mark.parametrize("dtype", ["int8", "float32"])
+def test_host_buffers_are_written_in_place(dtype):
+    """The host passes write the buffer variables' own memory (no assign copy)
+    for both buffer dtypes: int8 (stencil, signs) and float32 (sigmoid)."""
+    from symzoo.layers.base import _writable_alias
+
+    variable = tf.Variable(tf.zeros((3, 70_000), dtype), trainable=False)
+    alias = _writable_alias(variable)
+    if alias is None:
+        pytest.skip("this TensorFlow build exports no writable view of a variable")
+    assert alias.dtype == np.dtype(dtype) and alias.shape == (3, 70_000)
+    alias[1, 5] = 7
+    alias[2, -1] = -3
+    value = variable.numpy()
+    assert value[1, 5] == 7 and value[2, -1] == -3 and np.count_nonzero(value) == 2

@@ -105,18 +105,19 @@ def _writable_alias(variable):
 
     view = host_view(variable)
     again = host_view(variable)
-    if view.size == 0 or not np.shares_memory(view, again) or view.dtype != np.int8:
+    if view.size == 0 or not np.shares_memory(view, again) or not view.flags.c_contiguous:
         return None
     address = view.__array_interface__["data"][0]
     alias = np.ndarray(view.shape, view.dtype,
                        buffer=(ctypes.c_char * view.nbytes).from_address(address))
     del view, again
     if not getattr(variable, "_symzoo_alias_checked", False):
-        old = int(alias.flat[-1])
-        alias.flat[-1] = np.int8(old ^ 0x5A)
-        seen = int(variable[(-1,) * len(variable.shape)].numpy())
-        alias.flat[-1] = np.int8(old)
-        if seen != np.int8(old ^ 0x5A):
+        raw = alias.reshape(-1).view(np.uint8)  # the last value's bytes, in memory order
+        old = int(raw[-1])
+        raw[-1] = old ^ 0x5A
+        seen = np.asarray(variable[(-1,) * len(variable.shape)].numpy()).tobytes()[-1]
+        raw[-1] = old
+        if seen != old ^ 0x5A:
             return None
         variable._symzoo_alias_checked = True
     return alias
@@ -318,7 +319,8 @@ class PenalizedLayer(keras.layers.Layer):
         `Penalty.write_host_buffer` writes on the host from a zero-copy view
         of the kernel (one threaded pass, straight into the int8 variable):
         the step reads a quarter of the bytes and logs the value without a
-        reduction; `L1Sparsity`'s is ``(int8 sign(θ), Σ|θ|)``. The training
+        reduction; `L1Sparsity`'s is ``(int8 sign(θ), Σ|θ|)`` and
+        `SigmoidSparsity`'s ``(σ(k·θ), Σσ)``. The training
         step takes the gradient and the logged
         value from it (`Penalty.gradient_from_buffer`, `value_from_buffer`).
         Inside the training step instead, XLA materialises the shifted kernels
@@ -361,9 +363,9 @@ class PenalizedLayer(keras.layers.Layer):
         return write
 
     def _host_buffer_writer(self, buffer, penalty):
-        """TensorFlow: writes ``(term gradient, term sum)`` with
+        """TensorFlow: writes ``(array, term sum)`` with
         `Penalty.write_host_buffer` from a zero-copy view of the kernel, the
-        int8 term gradient straight into its variable's memory where
+        array straight into its variable's memory where
         `_writable_alias` checked that this works, else into an array then
         assigned (a copy)."""
         import numpy as np

@@ -110,7 +110,8 @@ class Penalty(keras.regularizers.Regularizer):
     #: ``(array, sum of terms)`` written on the host from a zero-copy view of
     #: the kernel by `write_host_buffer` (the C extension ``_penalty_kernels``)
     #: before each step: the exact term gradient in an array of this dtype
-    #: (`OffsetSharing`, `L1Sparsity`: int8).
+    #: (`OffsetSharing`, `L1Sparsity`: int8), or what `buffer_contents` holds
+    #: (`SigmoidSparsity`: σ(kθ), float32).
     host_buffer_dtype = None
 
     def __init__(self, strength, reduction=None):

@@ -100,11 +100,33 @@ class SigmoidSparsity(Penalty):
     def buffer_contents(self, kernel):
         return ops.sigmoid(self.sharpness * kernel)
 
+    #: Where the C extension compiled, the buffer is written on the host instead
+    #: (`write_host_buffer`): the pair (σ(sharpness·θ) as float32, Σσ).
+    host_buffer_dtype = "float32"
+
+    def host_buffer_applies(self, kernel_shape, dtype):
+        """Fast path (TensorFlow, JAX) where the C extension compiled: one host
+        pass writes σ(sharpness·θ) and sums it (`write_host_buffer`), so the
+        step logs the value with no reduction of its own; else an XLA program
+        writes σ (`buffer_contents`) and the step sums it."""
+        return base.host_kernels_apply(kernel_shape, dtype)
+
+    def write_host_buffer(self, kernel, out):
+        """σ(sharpness·θ) of the C-contiguous float32 array `kernel` into the
+        float32 array `out` (an exp of relative error below 1e-6, as close to
+        the exact σ as ``keras.ops.sigmoid``; σ = 0 or 1 where
+        sharpness·|θ| ≥ 87; NaN stays NaN), and returns Σσ (float32 lanes
+        summed in double), in one threaded pass."""
+        return base.HOST_KERNELS.sigmoid_sum(kernel, out, self.sharpness, radix_threads())
+
     def gradient_from_buffer(self, kernel, buffer):
-        grad = self._sigmoid_gradient(buffer)  # the same expression as `gradient`
+        s = buffer[0] if isinstance(buffer, (tuple, list)) else buffer
+        grad = self._sigmoid_gradient(s)  # the same expression as `gradient`
         return ops.multiply(grad, ops.cast(self.factor(kernel.shape), grad.dtype))
 
     def value_from_buffer(self, kernel, buffer):
+        if isinstance(buffer, (tuple, list)):
+            return super().value_from_buffer(kernel, buffer)  # the host's Σσ
         return self.reduce(split_sum(buffer), _size(kernel))
 
     def get_config(self):
