@@ -48,8 +48,8 @@ setup(
     # Two plain C extensions (no numpy headers), both optional: the all-pairs penalty's
     # radix sort (symzoo/regularizers/_radix.c; without it symzoo/regularizers/_sorting.py
     # uses numpy) and the host passes of the penalties' fast paths (symzoo/regularizers/
-    # _penalty_kernels.c: OffsetSharing's stencil, L1Sparsity's signs and Σ|θ|; without it XLA
-    # programs do that work). Same results, slower.
+    # _penalty_kernels.c: OffsetSharing's stencil, L1Sparsity's signs and Σ|θ|,
+    # SigmoidSparsity's σ(kθ) and Σσ; without it XLA programs do that work). Same results, slower.
     ext_modules=[
         Extension(
             "symzoo.regularizers._radix",

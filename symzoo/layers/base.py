@@ -65,7 +65,7 @@ def _tensors(buffer):
 def _host_buffered(penalty, kernel):
     """Whether `penalty`'s fast-path buffer is written on the host
     (`Penalty.write_host_buffer`: `OffsetSharing`'s C stencil, `L1Sparsity`'s
-    signs)."""
+    signs, `SigmoidSparsity`'s σ)."""
     applies = getattr(penalty, "host_buffer_applies", None)
     return applies is not None and applies(tuple(kernel.shape), kernel.dtype)
 
@@ -317,7 +317,7 @@ class PenalizedLayer(keras.layers.Layer):
         of the kernel. Where the C stencil compiled, `OffsetSharing`'s buffer
         is instead the pair (int8 term gradient, term sum) that
         `Penalty.write_host_buffer` writes on the host from a zero-copy view
-        of the kernel (one threaded pass, straight into the int8 variable):
+        of the kernel (one threaded pass, straight into the variable):
         the step reads a quarter of the bytes and logs the value without a
         reduction; `L1Sparsity`'s is ``(int8 sign(θ), Σ|θ|)`` and
         `SigmoidSparsity`'s ``(σ(k·θ), Σσ)``. The training

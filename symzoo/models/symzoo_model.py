@@ -157,8 +157,9 @@ class SymzooModel(keras.Model):
         takes it as an argument and reads the gradient and the logged value
         from it, as on TensorFlow (`PenalizedLayer.prepare_gradient_buffers`);
         where the C extension compiled, `OffsetSharing`'s buffer is the pair
-        (int8 term gradient, term sum) written on the host instead, and
-        `L1Sparsity`'s the pair (int8 sign(θ), Σ|θ|)
+        (int8 term gradient, term sum) written on the host instead,
+        `L1Sparsity`'s the pair (int8 sign(θ), Σ|θ|) and `SigmoidSparsity`'s
+        (σ(k·θ), Σσ)
         (`Penalty.write_host_buffer`, from the kernel's zero-copy numpy view).
         Inside the step XLA materialises each shifted kernel once per consumer.
         The host-ranked all-pairs subgradient (`PairwiseSharing` on a large
@@ -290,7 +291,7 @@ class SymzooModel(keras.Model):
 
 
 def _host_buffer_writer(penalty):
-    """``kernel value -> (term gradient, term sum)`` for a JAX step argument,
+    """``kernel value -> (array, term sum)`` for a JAX step argument,
     by `Penalty.write_host_buffer` on the host, into one array reused across
     steps: reading the kernel waits for the step that made it, which is the
     last one that read the array."""

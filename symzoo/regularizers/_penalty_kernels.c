@@ -228,20 +228,26 @@ typedef struct {
     double sum;
 } map_slice_t;
 
+/* Σ x (Σ|x| where `absolute`) in LANES float lanes, summed in double;
+ * inlined into each stretch (and its clones) with `absolute` a constant. */
+static inline double lanes_sum(const float *restrict x, Py_ssize_t n, int absolute) {
+    float lanes[LANES] = {0};
+    Py_ssize_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int j = 0; j < LANES; j++) lanes[j] += absolute ? fabsf(x[i + j]) : x[i + j];
+    double sum = 0.0;
+    for (; i < n; i++) sum += absolute ? fabsf(x[i]) : x[i];
+    for (int j = 0; j < LANES; j++) sum += lanes[j];
+    return sum;
+}
+
 /* out = sign(w) as int8 (0 for NaN); returns Σ|w|. */
 VECTOR_CLONES
 static double abs_stretch(const float *restrict w, void *restrict dst, Py_ssize_t n, float k) {
     (void)k;
     int8_t *restrict out = (int8_t *)dst;
     for (Py_ssize_t i = 0; i < n; i++) out[i] = (int8_t)((w[i] > 0.0f) - (w[i] < 0.0f));
-    float lanes[LANES] = {0};
-    Py_ssize_t i = 0;
-    for (; i + LANES <= n; i += LANES)
-        for (int j = 0; j < LANES; j++) lanes[j] += fabsf(w[i + j]);
-    double sum = 0.0;
-    for (; i < n; i++) sum += fabsf(w[i]);
-    for (int j = 0; j < LANES; j++) sum += lanes[j];
-    return sum;
+    return lanes_sum(w, n, 1);
 }
 
 /* σ(x) = 1 / (1 + e^(−x)) in float32 from e = exp(−|x|) ∈ (0, 1] (no overflow):
@@ -272,14 +278,7 @@ VECTOR_CLONES
 static double sigmoid_stretch(const float *restrict w, void *restrict dst, Py_ssize_t n, float k) {
     float *restrict out = (float *)dst;
     for (Py_ssize_t i = 0; i < n; i++) out[i] = sigmoid1(k * w[i]);
-    float lanes[LANES] = {0};
-    Py_ssize_t i = 0;
-    for (; i + LANES <= n; i += LANES)
-        for (int j = 0; j < LANES; j++) lanes[j] += out[i + j];
-    double sum = 0.0;
-    for (; i < n; i++) sum += out[i];
-    for (int j = 0; j < LANES; j++) sum += lanes[j];
-    return sum;
+    return lanes_sum(out, n, 0);
 }
 
 static void *map_slice(void *arg) {
