@@ -72,7 +72,24 @@ def test_sort_of_constant_and_narrow_arrays(monkeypatch, n):
 
 
 @needs_radix
-@pytest.mark.parametrize("threads", ["1", "2"])
+@pytest.mark.parametrize("threads", ["1", "3"])
+@pytest.mark.parametrize("spread", [0, 7, 5000, 3_000_000])
+def test_ranks_when_only_some_digits_vary(monkeypatch, threads, spread):
+    # Keys that differ in none, one (the ranks' last pass is also their first),
+    # two or all 11-bit digits: ranks equal the stable argsort's.
+    monkeypatch.setenv("SYMZOO_SORT_THREADS", threads)
+    n = 300_007
+    ints = (np.arange(n) * 7919 % max(spread, 1)).astype(np.int64)
+    values = (np.float32(1.0) + ints.astype(np.float32) * np.float32(2**-23)) if spread < 2**22 \
+        else (np.random.default_rng(spread).normal(size=n)).astype(np.float32)
+    order = np.argsort(values, kind="stable")
+    expected = np.empty(n, np.float32)
+    expected[order] = (2.0 * np.arange(n) - (n - 1)).astype(np.float32)
+    np.testing.assert_array_equal(rank_coefficients(values), expected)
+
+
+@needs_radix
+@pytest.mark.parametrize("threads", ["1", "2", "3"])
 @pytest.mark.parametrize("scale", [1.0, 0.37])
 @pytest.mark.parametrize("n", [1, 5, 1000, 200_003])
 def test_rank_coefficients_match_the_numpy_path(monkeypatch, n, scale, threads):
@@ -82,6 +99,29 @@ def test_rank_coefficients_match_the_numpy_path(monkeypatch, n, scale, threads):
     expected = _without_radix(lambda: rank_coefficients(values, scale))
     assert got.dtype == np.float32
     np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("radix", [True, False])
+def test_rank_coefficients_write_into_out(radix):
+    if radix and _sorting.RADIX is None:
+        pytest.skip("the C extension did not compile in this install")
+    values = _values(70_007, 3).reshape(7, 10_001)
+    expected = rank_coefficients(values, 0.5)
+    out = np.full((7, 10_001), np.nan, dtype=np.float32)
+    run = (lambda f: f()) if radix else _without_radix
+    got = run(lambda: rank_coefficients(values, 0.5, out=out))
+    assert np.shares_memory(got, out)
+    np.testing.assert_array_equal(out.reshape(-1), expected)
+
+
+@pytest.mark.parametrize(
+    "out",
+    [np.zeros(9, np.float32), np.zeros(10, np.float64), np.zeros(20, np.float32)[::2],
+     [0.0] * 10],
+)
+def test_rank_coefficients_reject_a_bad_out(out):
+    with pytest.raises(ValueError, match="Expected `out` to be a writable C-contiguous float32"):
+        rank_coefficients(np.arange(10, dtype=np.float32), out=out)
 
 
 @needs_radix

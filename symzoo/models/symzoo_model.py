@@ -330,10 +330,17 @@ def _host_buffer_writer(penalty):
 
 
 def _host_writer(penalty):
-    """``kernel value -> penalty.host_gradient`` (numpy) for a JAX step argument."""
+    """``kernel value -> penalty.host_gradient`` (numpy) for a JAX step argument,
+    into one 64-byte aligned array reused across steps (passed without a copy;
+    see `_host_buffer_writer`)."""
     import numpy as np
 
+    scratch = []
+
     def write(kernel):
-        return penalty.host_gradient(np.asarray(kernel))
+        view = np.asarray(kernel)  # waits for the step before
+        if not scratch:
+            scratch.append(_aligned_empty(view.shape, "float32"))
+        return penalty.host_gradient(view, out=scratch[0])
 
     return write

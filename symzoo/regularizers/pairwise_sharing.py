@@ -150,15 +150,19 @@ class PairwiseSharing(Penalty):
             return ops.sum(ops.multiply(self.gradient(kernel), kernel))
         return self(kernel)
 
-    def host_gradient(self, kernel):
-        """`gradient` of a numpy kernel, in numpy (float32, the kernel's shape)."""
+    def host_gradient(self, kernel, out=None):
+        """`gradient` of a numpy kernel, in numpy (float32, the kernel's shape),
+        written into `out` (a float32 array of the kernel's size) when given."""
         kernel = np.asarray(kernel)
         scale = float(np.float32(self.factor(kernel.shape)))
-        return rank_coefficients(kernel, scale).reshape(kernel.shape)
+        return rank_coefficients(kernel, scale, out=out).reshape(kernel.shape)
 
 
-def rank_coefficients(values, scale=1.0):
+def rank_coefficients(values, scale=1.0, out=None):
     """``scale · (2·rank(v_j) − (n − 1))`` for each value (float32, flat), in numpy.
+
+    Written into `out` when given (a C-contiguous float32 array of
+    ``values.size`` entries, returned flat), else into a new array.
 
     Ranks count from 0 and break ties by index (a stable order). With the C
     extension (`symzoo.regularizers._sorting`): one multi-threaded radix sort
@@ -174,7 +178,17 @@ def rank_coefficients(values, scale=1.0):
         raise ValueError(
             f"Expected fewer than 2**32 values to rank. Received: {n} values"
         )
-    coef = np.empty(n, dtype=np.float32)
+    if out is None:
+        coef = np.empty(n, dtype=np.float32)
+    else:
+        if (not isinstance(out, np.ndarray) or out.dtype != np.float32 or out.size != n
+                or not out.flags.c_contiguous or not out.flags.writeable):
+            raise ValueError(
+                f"Expected `out` to be a writable C-contiguous float32 array of {n} "
+                f"entries. Received: out={type(out).__name__} of dtype "
+                f"{getattr(out, 'dtype', None)} and size {getattr(out, 'size', None)}"
+            )
+        coef = out.reshape(-1)
     if _sorting.radix_applies(flat):
         _sorting.RADIX.rank_coefficients(flat, coef, float(scale), _sorting.radix_threads())
         return coef
