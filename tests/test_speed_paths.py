@@ -155,6 +155,20 @@ def test_pairwise_host_ranking_trains_like_add_loss(monkeypatch):
     np.testing.assert_allclose(log_fast["loss"], log_ref["loss"], rtol=1e-5)
     # The host gradient is not a weight of the model.
     assert len(fast.weights) == 1
+    # Refreshed from the current kernel, written into the variable's own memory.
+    from symzoo.layers.base import _writable_alias
+
+    store = layer._host_state.variables["pairwise_sharing"]
+    before = _writable_alias(store)
+    address = None if before is None else before.ctypes.data
+    del before
+    layer.kernel.assign(-layer.kernel)
+    assert layer.update_host_gradients() == 1
+    np.testing.assert_array_equal(
+        store.numpy(), PairwiseSharing(1e-5).host_gradient(layer.kernel.numpy()))
+    after = _writable_alias(store)
+    if address is not None:
+        assert after is not None and after.ctypes.data == address
 
 
 def test_penalty_log_and_loss_include_the_penalty_in_gradient_mode():

@@ -276,20 +276,29 @@ class PenalizedLayer(keras.layers.Layer):
         compiled step reads. `SymzooModel` calls this before each compiled
         training call, so the gradient is the one at the weights the step
         starts from, as with ``add_loss``; with ``steps_per_execution > 1`` it
-        is refreshed once per execution. Returns the number of gradients
-        updated.
+        is refreshed once per execution. The kernel is read through a
+        zero-copy view (`host_view`) and, after the first call, the gradient is
+        written straight into the variable's memory (`_writable_alias`; else
+        assigned, a copy). Returns the number of gradients updated.
         """
         import tensorflow as tf
 
         count = 0
         for name, penalty in self._host_penalties():
-            grad = penalty.host_gradient(keras.ops.convert_to_numpy(self.kernel))
             store = self._host_state.variables
+            view = host_view(self.kernel)
             if name not in store:
+                grad = penalty.host_gradient(view)
                 with tf.init_scope():
                     store[name] = tf.Variable(grad, trainable=False, name=f"{name}_grad")
             else:
-                store[name].assign(grad)
+                target = _writable_alias(store[name])
+                if target is not None:
+                    penalty.host_gradient(view, out=target)
+                else:
+                    store[name].assign(penalty.host_gradient(view))
+                del target  # no reference left to the variable's memory
+            del view
             count += 1
         return count
 
