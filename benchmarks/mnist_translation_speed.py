@@ -4,7 +4,8 @@ What a training step of the first (and only) layer must compute is two GEMMs:
 the forward product ``z = x · Wᵀ`` (N × 3136 by 3136 × 7840) and the kernel
 gradient ``dW = gᵀ · x``; a first layer needs no input gradient. The
 *reference* is the fastest way to do exactly those two GEMMs in the same
-process (XLA-compiled and plain, float32; the faster is kept), and every step
+process (XLA-compiled and plain, float32, into buffers made once as a step's
+are; the faster is kept), and every step
 time is read against it and against the step without penalty.
 
 Measured per backend (TensorFlow here, JAX in a subprocess started with
@@ -81,8 +82,11 @@ GROUPS = {
     "sparsity": ["none", "l1", "l1/add_loss", "l1/xla_writer", "sigmoid", "sigmoid/add_loss",
                  "sigmoid/xla_writer"],
     "pairwise": ["none", "pairwise"],
-    "bf16": ["none", "none@bf16", "offset_diagonal@bf16"],
+    "bf16": ["none", "none@bf16", "offset_diagonal@bf16", "none/sgd", "none/no_xla@bf16"],
 }
+
+#: Configurations timed on TensorFlow only (the compiled step without XLA).
+TENSORFLOW_ONLY = {"none/no_xla@bf16"}
 
 
 # --------------------------------------------------------------------------- models
@@ -110,8 +114,12 @@ def penalties(config):
 
 def build(config, seed=0):
     """The zoo's MNIST-56 architecture with the config's penalty, compiled as the
-    zoo compiles it (Adam 5e-2, XLA on TensorFlow); ``/add_loss`` selects the
-    reference penalty path, ``@bf16`` the ``mixed_bfloat16`` policy."""
+    zoo compiles it (Adam 5e-2, XLA on TensorFlow; under ``mixed_bfloat16`` a
+    step without XLA whose optimizer update XLA compiles); ``/add_loss`` selects the
+    reference penalty path, ``@bf16`` the ``mixed_bfloat16`` policy, ``/sgd``
+    plain SGD instead of Adam (what Adam's update costs in the step),
+    ``/no_xla`` TensorFlow's graph step without XLA at all (the optimizer's
+    update too)."""
     import keras
 
     from symzoo.layers import ClassTranslationDense
@@ -134,12 +142,17 @@ def build(config, seed=0):
         model = SymzooModel(inputs, outputs, name="mnist_translation")
     finally:
         keras.config.set_dtype_policy(previous)
+    options = ({"jit_compile": False} if "/no_xla" in config
+               else registry._compile_options("mnist_translation", policy))
+    optimizer_jit_compile = options.pop("optimizer_jit_compile", False)
     model.compile(
-        optimizer=keras.optimizers.Adam(5e-2),
+        optimizer=(keras.optimizers.SGD(5e-2) if "/sgd" in config
+                   else keras.optimizers.Adam(5e-2)),
         loss=registry.task_loss("classification"),
         metrics=registry.task_metrics("classification"),
-        jit_compile=registry._jit_compile("mnist_translation"),
+        **options,
     )
+    model.optimizer_jit_compile = optimizer_jit_compile
     return model
 
 
@@ -154,7 +167,13 @@ def data(batch_size, seed=0):
 
 # ------------------------------------------------------------------ reference GEMMs
 def gemm_steps(batch_size, dtype):
-    """``{variant: step}``: forward + kernel-gradient GEMMs, XLA and plain."""
+    """``{variant: step}``: forward + kernel-gradient GEMMs, XLA and plain.
+
+    The products are written into buffers made once (TensorFlow: variables
+    assigned inside the function; JAX: output buffers donated to the jitted
+    call), as a training step reuses its buffers: a fresh 98 MB output per
+    call faults its pages in and made the reference slower than the step
+    (99 ms against 65 ms for TensorFlow's XLA variant, 2026-12-03)."""
     import keras
     import numpy as np
 
@@ -167,19 +186,18 @@ def gemm_steps(batch_size, dtype):
         import tensorflow as tf
 
         x, w, g = (tf.cast(tf.constant(a), dtype) for a in (x, w, g))
-
-        def gemms(x, w, g):
-            return tf.matmul(x, w, transpose_b=True), tf.matmul(g, x, transpose_a=True)
-
         steps = {}
         for variant, jit in (("xla", True), ("plain", False)):
+            z_out = tf.Variable(tf.zeros((batch_size, TEMPLATES), dtype), trainable=False)
+            dw_out = tf.Variable(tf.zeros((TEMPLATES, FEATURES), dtype), trainable=False)
+
+            def gemms(x, w, g, z_out=z_out, dw_out=dw_out):
+                z_out.assign(tf.matmul(x, w, transpose_b=True))
+                dw_out.assign(tf.matmul(g, x, transpose_a=True))
+                return tf.constant(0.0)
+
             fn = tf.function(gemms, jit_compile=jit)
-
-            def step(fn=fn):
-                z, dw = fn(x, w, g)
-                z.numpy()[0, 0], dw.numpy()[0, 0]
-
-            steps[variant] = step
+            steps[variant] = lambda fn=fn: fn(x, w, g).numpy()
         return steps
     import jax
     import jax.numpy as jnp
@@ -189,9 +207,15 @@ def gemm_steps(batch_size, dtype):
     def gemms(x, w, g):
         return x @ w.T, g.T @ x
 
-    jitted = jax.jit(gemms)
+    jitted = jax.jit(lambda x, w, g, z_out, dw_out: gemms(x, w, g), donate_argnums=(3, 4))
+    outputs = [jnp.zeros((batch_size, TEMPLATES), dtype), jnp.zeros((TEMPLATES, FEATURES), dtype)]
+
+    def xla():
+        outputs[:] = jitted(x, w, g, *outputs)
+        jax.block_until_ready(outputs)
+
     return {
-        "xla": lambda: jax.block_until_ready(jitted(x, w, g)),
+        "xla": xla,
         "plain": lambda: jax.block_until_ready(gemms(x, w, g)),
     }
 
@@ -241,6 +265,8 @@ def worker(args):
         print(f"[{backend}] timing group {group} ...", flush=True)
         steps, models_ = {}, {}
         for config in GROUPS[group]:
+            if config in TENSORFLOW_ONLY and backend != "tensorflow":
+                continue
             model = build(config)
             if config.endswith("/xla_writer"):
                 # The fast path as without the C extension: buffers written by
@@ -452,6 +478,9 @@ def figures(r):
         out["bf16_fp32_s"] = t("bf16", "none")
         out["bf16_speedup"] = out["bf16_fp32_s"] / out["bf16_none_s"]
         out["bf16_offset_s"] = t("bf16", "offset_diagonal@bf16")
+        out["sgd_s"] = t("bf16", "none/sgd")
+        if "none/no_xla@bf16" in g["bf16"]:
+            out["bf16_no_xla_s"] = t("bf16", "none/no_xla@bf16")
         out["bf16_gemms_s"] = {k.split("/")[1]: v["min_s"] for k, v in g["bf16"].items()
                                if k.startswith("gemm_bf16/")}
     return out
@@ -582,6 +611,10 @@ def to_markdown(result, command):
          for b in names])
     row("`mixed_bfloat16` step with `OffsetSharing` (diagonal, fast path)", "–",
         [cell(b, "bf16_offset_s", _ms) for b in names])
+    row("  `mixed_bfloat16` step without XLA, the optimizer's update too (TensorFlow)", "–",
+        [cell(b, "bf16_no_xla_s", _ms) for b in names])
+    row("  fp32 step with plain SGD instead of Adam (what Adam's update costs)", "–",
+        [cell(b, "sgd_s", _ms) for b in names])
     acc = result.get("accuracy")
     if acc:
         loss = 100 * (acc["float32"]["test_accuracy"] - acc["mixed_bfloat16"]["test_accuracy"])
@@ -679,10 +712,26 @@ def notes(figs, names):
            "- `OrbitSharing`: its exact prox runs as the kernel's constraint after Adam's "
            "update; it costs a Reynolds projection (28 + 28 slices and rolls to "
            "average, 28 + 28 to spread back) plus one more for the logged value.",
-           "- `mixed_bfloat16`: besides its bf16 GEMMs (row above) the step casts the "
-           "24.6M-weight float32 kernel to bf16 and the bf16 kernel gradient back to "
-           "float32 every step, passes the GEMM rows do not pay; the kernel stays float32 "
-           "so that Adam and the penalties work in float32."]
+           "- `mixed_bfloat16` (TensorFlow): XLA's CPU dot does not use the bf16 units "
+           "(its bf16 GEMMs take about the fp32 time, row \"bf16 two GEMMs\"; the XLA "
+           "flags `--xla_cpu_use_onednn`, `--xla_cpu_experimental_onednn_custom_call` and "
+           "`--xla_cpu_use_xnnpack` changed nothing, tried 2026-12-03), TensorFlow's plain "
+           "(oneDNN) GEMMs do where the CPU has AMX. So the zoo's translation models under "
+           "`mixed_bfloat16` train with a step compiled without XLA whose optimizer update "
+           "is one XLA program (`SymzooModel.optimizer_jit_compile`, set by the "
+           "constructors): that program adds the penalty gradients to the kernel's "
+           "gradient and runs Adam, fused, and takes the kernel's gradient in bf16 (the "
+           "cast to float32 happens inside it; bf16 to float32 is exact). The layer "
+           "multiplies by the kernel transposed in one `tf.matmul` (Keras' einsum wrote "
+           "the transpose out, and its gradient transposed back: two copies of the "
+           "kernel each step that XLA folded away and a step without XLA paid, row "
+           "\"without XLA, the optimizer's update too\" for such a step without the "
+           "XLA update). What is left beyond the bf16 GEMMs: the kernel's cast to bf16 "
+           "(one pass) and Adam's fused update of the float32 kernel and its two "
+           "moments (the fp32 step less the SGD step, rows above). On JAX, whose step "
+           "XLA compiles whole, bf16 brings nothing on this CPU.",
+           "- `mixed_bfloat16` accuracy: trained with the same recipe and budget under "
+           "both policies (row above; the kernel, Adam and the penalties stay float32)."]
     return out
 
 

@@ -592,6 +592,42 @@ def test_mixed_bfloat16_trains_saves_and_serves(tmp_path):
     assert models.blob2d_translation(penalty_mode="add_loss").penalty_mode == "add_loss"
 
 
+@pytest.mark.parametrize("penalty", [None, "l1", "offset"])
+def test_optimizer_update_compiled_alone_trains_like_the_xla_step(penalty):
+    """TensorFlow: a step without XLA whose optimizer update is one XLA program
+    (`SymzooModel.optimizer_jit_compile`) gives the all-XLA step's trajectory
+    in float32; the zoo's constructors choose it under ``mixed_bfloat16``."""
+    from symzoo import models
+
+    kwargs = {"l1": 1e-3} if penalty == "l1" else {}
+    if penalty is None:
+        kwargs["lam"] = 0.0
+    rng = np.random.default_rng(3)
+    x = rng.random((48, 10, 10), dtype=np.float32)
+    y = rng.integers(0, 3, 48)
+    xla = models.blob2d_translation(seed=1, dtype_policy="float32", **kwargs)
+    split = models.blob2d_translation(seed=1, dtype_policy="float32", **kwargs)
+    assert xla.jit_compile is True and not xla.optimizer_jit_compile
+    split.compile(optimizer=keras.optimizers.Adam(float(split.optimizer.learning_rate)),
+                  loss=split.loss, metrics=["accuracy"], jit_compile=False)
+    split.optimizer_jit_compile = True
+    h_xla = xla.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0).history
+    h_split = split.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0).history
+    assert split._xla_update is not None  # the update went through its XLA program
+    np.testing.assert_allclose(split.get_weights()[0], xla.get_weights()[0], rtol=1e-4,
+                               atol=1e-6)
+    np.testing.assert_allclose(h_split["loss"], h_xla["loss"], rtol=1e-5)
+    with pytest.raises(ValueError, match="optimizer_jit_compile"):
+        split.optimizer_jit_compile = "yes"
+    # mixed_bfloat16: chosen by the constructor, bf16 gradient, float32 update.
+    bf16 = models.blob2d_translation(seed=1, dtype_policy="mixed_bfloat16", **kwargs)
+    assert bf16.jit_compile is False and bf16.optimizer_jit_compile
+    h_bf16 = bf16.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0).history
+    assert bf16._xla_update is not None
+    assert bf16.get_weights()[0].dtype == np.float32
+    np.testing.assert_allclose(h_bf16["loss"], h_xla["loss"], rtol=2e-2)
+
+
 @pytest.mark.parametrize("dtype", ["int8", "float32"])
 def test_host_buffers_are_written_in_place(dtype):
     """The host passes write the buffer variables' own memory (no assign copy)

@@ -459,6 +459,12 @@ class PenalizedLayer(keras.layers.Layer):
             else:
                 values[name] = self.penalty_value(name, training=True, kernel=kernel)
         self._host_state.values = values
+        if getattr(self, "_defer_penalty_gradient", False):
+            # `SymzooModel.optimizer_jit_compile`: the step's XLA update adds
+            # `penalty_gradient` to the kernel's gradient, fused with the
+            # optimizer; outside XLA the addition (and the anchor) would each
+            # be a pass of their own over the kernel's gradient.
+            return kernel
         anchor = None
         for value in values.values():
             anchor = value if anchor is None else ops.add(anchor, value)

@@ -137,8 +137,8 @@ class ClassTranslationDense(PenalizedLayer):
         features = math.prod(self._spatial)
         x = ops.reshape(inputs, (-1, features))
         w = ops.reshape(kernel, (self.num_classes * self.num_translations, features))
-        w = ops.cast(w, self.compute_dtype)
-        z = ops.einsum("nf,tf->nt", ops.cast(x, w.dtype), w)
+        w = _cast_for_compute(w, self.compute_dtype)
+        z = _matmul_transposed(ops.cast(x, w.dtype), w)
         # Activation and mean over translations in float32 (also under mixed
         # precision: the scores feed a softmax).
         z = ops.cast(z, "float32")
@@ -159,3 +159,34 @@ class ClassTranslationDense(PenalizedLayer):
             else None,
             **self.penalty_config(),
         }
+
+
+def _matmul_transposed(x, w):
+    """``x · wᵀ`` (``einsum("nf,tf->nt")``). On TensorFlow one ``tf.matmul``
+    with ``transpose_b``: Keras' einsum writes ``wᵀ`` out first (and its
+    gradient transposes the kernel gradient back), which XLA folds into the
+    GEMM but a step compiled without XLA (the ``mixed_bfloat16`` step, whose
+    bf16 GEMMs run in oneDNN) pays as two copies of the kernel."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.matmul(x, w, transpose_b=True)
+    return ops.einsum("nf,tf->nt", x, w)
+
+
+def _cast_for_compute(w, dtype):
+    """``ops.cast(w, dtype)``; on TensorFlow, under mixed precision, its
+    gradient is left in the compute dtype (bf16) for the float32 kernel: the
+    values are the same (bf16 -> float32 is exact), and the optimizer's update,
+    which casts the gradient to the kernel's dtype anyway, does it inside its
+    fused XLA program instead of as a pass of its own over the kernel."""
+    if keras.backend.backend() != "tensorflow" or keras.backend.standardize_dtype(
+            w.dtype) == keras.backend.standardize_dtype(dtype):
+        return ops.cast(w, dtype)
+    import tensorflow as tf
+
+    @tf.custom_gradient
+    def cast(w):
+        return tf.cast(w, dtype), lambda g: g
+
+    return cast(w)

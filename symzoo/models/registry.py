@@ -269,12 +269,15 @@ def build_model(
         model.penalty_mode = penalty_mode
 
     if compile:
+        options = _compile_options(name, dtype_policy or keras.config.dtype_policy().name)
+        optimizer_jit_compile = options.pop("optimizer_jit_compile", False)
         model.compile(
             optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
             loss=task_loss(model_spec.task),
             metrics=task_metrics(model_spec.task),
-            jit_compile=_jit_compile(name),
+            **options,
         )
+        model.optimizer_jit_compile = optimizer_jit_compile
     return model
 
 
@@ -317,6 +320,21 @@ def _build(name, architecture, defaults, hp, user_hp, source, model_spec, rebuil
         if source.kind == "path":
             weights_lib.load_weights_file(model, source.path, name)
     return model
+
+
+def _compile_options(name, dtype_policy):
+    """``compile`` options of a zoo model: `_jit_compile`, except for the
+    translation models under ``mixed_bfloat16`` on TensorFlow, whose step runs
+    without XLA (oneDNN's bf16 GEMMs use the CPU's bf16 matrix units where it
+    has them; XLA's do not) with the optimizer's update compiled by XLA
+    (`SymzooModel.optimizer_jit_compile`, set after ``compile``).
+    benchmarks/mnist_translation_speed.py times both."""
+    import keras
+
+    if (keras.backend.backend() == "tensorflow" and name.endswith("_translation")
+            and dtype_policy == "mixed_bfloat16"):
+        return {"jit_compile": False, "optimizer_jit_compile": True}
+    return {"jit_compile": _jit_compile(name)}
 
 
 def _jit_compile(name):

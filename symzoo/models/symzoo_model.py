@@ -101,6 +101,83 @@ class SymzooModel(keras.Model):
             self._check_inputs(args[0], "inputs")
         return super().__call__(*args, **kwargs)
 
+    @property
+    def optimizer_jit_compile(self):
+        """Whether the optimizer's update runs in one XLA program inside a
+        step compiled without XLA (TensorFlow, ``jit_compile=False``).
+
+        For ``mixed_bfloat16`` on a CPU with bf16 matrix units: oneDNN's bf16
+        GEMMs use them and XLA's do not, while without XLA Adam's update is a
+        chain of separate passes over the kernel. The zoo's constructors set
+        it for the translation models under ``mixed_bfloat16``
+        (`symzoo.models.registry`); set it after ``compile`` and before
+        training. Elsewhere (other backends, or a step compiled with XLA
+        anyway) it changes nothing. Not saved with the model.
+        """
+        return getattr(self, "_optimizer_jit_compile", False)
+
+    @optimizer_jit_compile.setter
+    def optimizer_jit_compile(self, value):
+        from symzoo import _validation
+
+        self._optimizer_jit_compile = _validation.boolean("optimizer_jit_compile", value)
+        self._xla_update = None
+        self.train_function = None  # made again, with or without it
+
+    def train_step(self, *args, **kwargs):
+        """Keras' step; on TensorFlow with `optimizer_jit_compile` its
+        ``optimizer.apply_gradients`` call is traced as one call of an
+        XLA-compiled function that adds the symzoo layers' penalty gradients
+        (`PenalizedLayer.penalty_gradient`, in ``"gradient"`` mode) to their
+        kernels' gradients and applies the optimizer: the same update as the
+        all-XLA step (tested), its elementwise work fused."""
+        if not (self.optimizer_jit_compile and keras.backend.backend() == "tensorflow"
+                and not self.jit_compile):
+            return super().train_step(*args, **kwargs)  # JAX's takes (state, data)
+        import tensorflow as tf
+        from keras import ops
+
+        optimizer = self.optimizer
+        layers = [layer for layer in self._flatten_layers(include_self=False)
+                  if isinstance(layer, PenalizedLayer) and layer.penalty_mode == "gradient"
+                  and layer.penalties
+                  and not all(getattr(p, "prox", False) for _, p in layer.penalties)]
+
+        def apply_gradients(grads_and_vars):
+            grads, variables = zip(*grads_and_vars)
+            variables = list(variables)
+            ids = [id(v) for v in variables]
+            known = getattr(self, "_xla_update", None)
+            if known is None or known[0] != ids:
+                owned = [(ids.index(id(layer.kernel)), layer) for layer in layers
+                         if id(layer.kernel) in ids]  # a frozen kernel gets no penalty
+
+                def update(grads):
+                    grads = list(grads)
+                    for index, layer in owned:
+                        kernel = ops.convert_to_tensor(layer.kernel)
+                        extra = layer.penalty_gradient(kernel)
+                        if extra is not None:
+                            grads[index] = ops.add(ops.cast(grads[index], kernel.dtype),
+                                                   ops.cast(extra, kernel.dtype))
+                    # The variables are captured (Keras variables cannot be
+                    # traced as arguments).
+                    optimizer.apply(grads, variables)
+
+                self._xla_update = (ids, tf.function(update, jit_compile=True))
+            return self._xla_update[1](list(grads))
+
+        # Only while this step is traced: the optimizer and layers are left as they were.
+        optimizer.apply_gradients = apply_gradients
+        for layer in layers:
+            layer._defer_penalty_gradient = True
+        try:
+            return super().train_step(*args, **kwargs)
+        finally:
+            del optimizer.apply_gradients
+            for layer in layers:
+                layer._defer_penalty_gradient = False
+
     def make_train_function(self, force=False):
         """Keras' train function, after binding the optimizer to the symzoo
         layers (`PenalizedLayer.bind_optimizer`) and, on TensorFlow, making their
