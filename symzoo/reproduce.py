@@ -165,6 +165,19 @@ EXPERIMENTS = (
                {"activation": "elu", "offsets": (1, 2), "lam": 10.0, "sharing_form": "complete"},
                epochs=8, max_seeds=2, lr_schedule="cosine",
                note="the row above with ELU instead of ReLU"),
+    Experiment("mnist_complete_long_lam100", "mnist_translation",
+               "MLP, (1, 2) complete, λ=100, 8 epochs, cosine lr", "accuracy", None,
+               {"offsets": (1, 2), "lam": 100.0, "sharing_form": "complete"}, epochs=8,
+               max_seeds=2, lr_schedule="cosine",
+               note="the complete-sharing row at ten times the strength: does a stronger "
+                    "tie bring the projected (compact) model to the MLP without "
+                    "fine-tuning, and at what cost to the MLP?"),
+    Experiment("mnist_complete_long_lam30", "mnist_translation",
+               "MLP, (1, 2) complete, λ=30, 8 epochs, cosine lr", "accuracy", None,
+               {"offsets": (1, 2), "lam": 30.0, "sharing_form": "complete"}, epochs=8,
+               max_seeds=2, lr_schedule="cosine",
+               note="between the λ=10 and λ=100 rows: where the trade between the MLP's "
+                    "accuracy and how exactly it ties lies"),
     Experiment("mnist_search_best_long", "mnist_translation",
                "MLP, (2, 2) diagonal, λ=0.72, lr 0.044, 8 epochs, cosine lr", "accuracy", None,
                {"offsets": (2, 2), "lam": 0.7155, "sharing_form": "diagonal"},
