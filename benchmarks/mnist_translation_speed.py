@@ -144,16 +144,15 @@ def build(config, seed=0):
         model = SymzooModel(inputs, outputs, name="mnist_translation")
     finally:
         keras.config.set_dtype_policy(previous)
-    options = ({"jit_compile": False} if "/no_xla" in config
-               else {"jit_compile": False, "optimizer_jit_compile": True} if "/split" in config
-               else registry._compile_options("mnist_translation", policy))
-    optimizer_jit_compile = options.pop("optimizer_jit_compile", False)
+    jit_compile, optimizer_jit_compile = (
+        (False, False) if "/no_xla" in config else (False, True) if "/split" in config
+        else registry._compile_options("mnist_translation", policy))
     model.compile(
         optimizer=(keras.optimizers.SGD(5e-2) if "/sgd" in config
                    else keras.optimizers.Adam(5e-2)),
         loss=registry.task_loss("classification"),
         metrics=registry.task_metrics("classification"),
-        **options,
+        jit_compile=jit_compile,
     )
     model.optimizer_jit_compile = optimizer_jit_compile
     return model

@@ -269,13 +269,13 @@ def build_model(
         model.penalty_mode = penalty_mode
 
     if compile:
-        options = _compile_options(name, dtype_policy or keras.config.dtype_policy().name)
-        optimizer_jit_compile = options.pop("optimizer_jit_compile", False)
+        jit_compile, optimizer_jit_compile = _compile_options(
+            name, dtype_policy or keras.config.dtype_policy().name)
         model.compile(
             optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
             loss=task_loss(model_spec.task),
             metrics=task_metrics(model_spec.task),
-            **options,
+            jit_compile=jit_compile,
         )
         model.optimizer_jit_compile = optimizer_jit_compile
     return model
@@ -323,7 +323,8 @@ def _build(name, architecture, defaults, hp, user_hp, source, model_spec, rebuil
 
 
 def _compile_options(name, dtype_policy):
-    """``compile`` options of a zoo model: `_jit_compile`, except for the
+    """``(jit_compile, optimizer_jit_compile)`` of a zoo model: `_jit_compile`
+    and False, except for the
     translation models under ``mixed_bfloat16`` on TensorFlow, whose step runs
     without XLA (oneDNN's bf16 GEMMs use the CPU's bf16 matrix units where it
     has them; XLA's do not) with the optimizer's update compiled by XLA
@@ -333,8 +334,8 @@ def _compile_options(name, dtype_policy):
 
     if (keras.backend.backend() == "tensorflow" and name.endswith("_translation")
             and dtype_policy == "mixed_bfloat16"):
-        return {"jit_compile": False, "optimizer_jit_compile": True}
-    return {"jit_compile": _jit_compile(name)}
+        return False, True
+    return _jit_compile(name), False
 
 
 def _jit_compile(name):

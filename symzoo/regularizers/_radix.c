@@ -185,7 +185,6 @@ static inline int owner(const job_t *job, size_t pos) {
  * cache while its pairs, from every thread's slice, are written to it. */
 static void last_rank_pass(job_t *job, int t, const uint64_t *src, int from_bits, int p,
                            size_t *offsets, uint64_t *spare) {
-    /* (the pass before counted each slice's index buckets into index_next) */
     const int T = job->threads;
     const Py_ssize_t lo = job->bounds[t], hi = job->bounds[t + 1];
     const size_t n = (size_t)job->n;
@@ -337,7 +336,7 @@ static void *work(void *arg) {
                 counts[d] = NEXT(t, u);
                 index_counts[d] = INDEX_NEXT(t, u);
             }
-#define SCATTER(COUNT, COUNT_INDEX)                                                  \
+#define SCATTER(COUNT_INDEX)                                                         \
             for (Py_ssize_t i = lo; i < hi; i++) {                                   \
                 uint64_t pair = pair_at(job, src, from_bits, i);                     \
                 uint32_t key = (uint32_t)(pair >> 32);                               \
@@ -351,11 +350,10 @@ static void *work(void *arg) {
                     counts[d] = NEXT(t, u);                                          \
                     index_counts[d] = INDEX_NEXT(t, u);                              \
                 }                                                                    \
-                if (COUNT) counts[d][radix_digit(key, q)]++;                         \
+                counts[d][radix_digit(key, q)]++;                                    \
                 if (COUNT_INDEX) index_counts[d][(uint32_t)pair >> shift]++;         \
             }
-            if (count_index) SCATTER(1, 1) else if (T > 1) SCATTER(1, 0) else SCATTER(0, 0)
-            if (T == 1 && !count_index) memcpy(NEXT(0, 0), hist[q], sizeof(size_t) * BUCKETS);
+            if (count_index) SCATTER(1) else SCATTER(0)
 #undef SCATTER
             for (int d = 0; d < BUCKETS; d++) combine_drain(comb, dst, d, offsets[d]);
             store_fence();
