@@ -592,6 +592,23 @@ def test_mixed_bfloat16_trains_saves_and_serves(tmp_path):
     assert models.blob2d_translation(penalty_mode="add_loss").penalty_mode == "add_loss"
 
 
+def test_added_penalty_gradient_is_not_rounded_to_a_bf16_upstream():
+    """A bf16 gradient arriving at the float32 kernel (mixed precision) gets the
+    penalty's float32 gradient added in float32."""
+    from symzoo.layers.base import with_added_gradient
+    from symzoo.layers.class_translation_dense import _cast_for_compute
+
+    w = tf.Variable(np.full((3, 4), 0.5, np.float32))
+    extra = np.full((3, 4), 1.0 + 2.0**-20, np.float32)  # not a bf16 value
+    with tf.GradientTape() as tape:
+        kernel, _ = with_added_gradient(w, lambda k: tf.constant(extra))
+        # the layer's cast, whose gradient stays bf16
+        loss = tf.reduce_sum(tf.cast(_cast_for_compute(kernel, "bfloat16"), tf.float32))
+    grad = tape.gradient(loss, w)
+    assert grad.dtype == tf.float32
+    np.testing.assert_array_equal(grad.numpy(), 1.0 + extra)
+
+
 @pytest.mark.parametrize("penalty", [None, "l1", "offset"])
 def test_optimizer_update_compiled_alone_trains_like_the_xla_step(penalty):
     """TensorFlow: a step without XLA whose optimizer update is one XLA program

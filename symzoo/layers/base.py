@@ -42,7 +42,10 @@ def with_added_gradient(kernel, gradient_fn, anchor=None):
                     (upstream,) = args
                 total = upstream
                 if gradient_fn is not None:
-                    total = ops.add(total, ops.cast(gradient_fn(w), upstream.dtype))
+                    # In the kernel's dtype: the upstream gradient may come in
+                    # the compute dtype (bf16, `ClassTranslationDense` under
+                    # mixed precision), the penalty's must not be rounded to it.
+                    total = ops.add(ops.cast(total, w.dtype), ops.cast(gradient_fn(w), w.dtype))
                 if anchor is not None:
                     total = ops.add(total, ops.multiply(ops.cast(anchor, total.dtype), 0.0))
                 return total
