@@ -481,10 +481,8 @@ def figures(r):
         out["bf16_speedup"] = out["bf16_fp32_s"] / out["bf16_none_s"]
         out["bf16_offset_s"] = t("bf16", "offset_diagonal@bf16")
         out["sgd_s"] = t("bf16", "none/sgd")
-        if "none/no_xla@bf16" in g["bf16"]:
-            out["bf16_no_xla_s"] = t("bf16", "none/no_xla@bf16")
-        if "none/split" in g["bf16"]:
-            out["split_s"] = t("bf16", "none/split")
+        out["bf16_no_xla_s"] = t("bf16", "none/no_xla@bf16")  # None on JAX
+        out["split_s"] = t("bf16", "none/split")
         out["bf16_gemms_s"] = {k.split("/")[1]: v["min_s"] for k, v in g["bf16"].items()
                                if k.startswith("gemm_bf16/")}
     return out
@@ -641,7 +639,7 @@ def notes(figs, names):
            "made the reference slower than the step in earlier tables). The step adds "
            "Adam's update of the 24.6M float32 weights and their two moments (it reads "
            "the gradient, both moments and the kernel and writes three of them back: "
-           "about 690 MB a step; row \"plain SGD instead of Adam\" shows what that "
+           "seven kernel-sized passes a step; row \"plain SGD instead of Adam\" shows what that "
            "costs), and on TensorFlow XLA's GEMMs are slower than oneDNN's here. The step "
            "compiled as the bf16 one (oneDNN GEMMs, the update in XLA; row \"compiled as "
            "the bf16 one\") was tried for float32 too; the zoo keeps XLA for float32.",
@@ -710,8 +708,7 @@ def notes(figs, names):
            "the last pass buckets (rank, index) pairs by the index's top bits and each "
            "bucket then writes its weights' coefficients 2·rank − (n − 1) into a window "
            "of the output that stays in cache (written straight to each weight's place, "
-           "one cache miss per weight, the last pass took 250-350 ms of 930 ms on one "
-           "thread of a Xeon); "
+           "one cache miss per weight, that last pass was the sort's slowest); "
            "the prox runs pool-adjacent-violators on the sorted values in the same C "
            "code and writes the block means back on all threads. The numpy path it "
            "replaced (kept for installs without a compiler, row above) sorts packed "
