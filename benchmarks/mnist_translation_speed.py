@@ -45,6 +45,7 @@ import math
 import os
 import pathlib
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -233,15 +234,25 @@ def time_round_robin(steps, rounds, warmup, counts=None):
     for r in range(rounds):
         for name, step in steps.items():
             if r < counts.get(name, rounds):
+                faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
                 start = time.perf_counter()
                 step()
                 times[name].append(time.perf_counter() - start)
+                FAULTS.setdefault(name, []).append(
+                    resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults)
     return times
 
 
-def summary(seconds):
-    return {"min_s": min(seconds), "median_s": statistics.median(seconds),
-            "times_s": seconds}
+#: ``{name: [minor page faults of each timed call]}`` of the last group timed.
+FAULTS = {}
+
+
+def summary(seconds, faults=None):
+    out = {"min_s": min(seconds), "median_s": statistics.median(seconds),
+           "times_s": seconds}
+    if faults:
+        out["page_faults"] = statistics.median(faults)
+    return out
 
 
 def worker(args):
@@ -308,8 +319,10 @@ def worker(args):
                 lambda: rank_coefficients(flat))
             counts = {name: args.pairwise_steps for name in steps}
         rounds = max([args.steps] + list(counts.values()))
+        FAULTS.clear()
         times = time_round_robin(steps, rounds, args.warmup, counts)
-        result["groups"][group] = {name: summary(t) for name, t in times.items()}
+        result["groups"][group] = {name: summary(t, FAULTS.get(name))
+                                   for name, t in times.items()}
         for name, t in times.items():
             print(f"  {name:<28} min {min(t) * 1e3:8.1f} ms  median "
                   f"{statistics.median(t) * 1e3:8.1f} ms", flush=True)
@@ -455,6 +468,8 @@ def figures(r):
         out["gemms_s"] = gemms
         out["step_s"] = t("offset", "none")
         out["step_over_reference"] = out["step_s"] / out["reference_s"]
+        out["page_faults"] = {name: g["offset"][name].get("page_faults")
+                              for name in ("none", f"gemm/{best}")}
         out["predict_none_s"] = t("offset", "predict/none")
         out["predict_penalty_s"] = t("offset", "predict/offset_diagonal")
         out["inference"] = out["predict_penalty_s"] / out["predict_none_s"] - 1
@@ -545,6 +560,17 @@ def to_markdown(result, command):
     row("step / reference", "≤ 1.3×",
         [cell(b, "step_over_reference", lambda v: f"{v:.2f}×",
               TARGETS["step_over_reference"]) for b in names])
+
+    def faults(b):
+        pf = figs[b].get("page_faults") or {}
+        step = pf.get("none")
+        ref = next((v for k, v in pf.items() if k != "none"), None)
+        if step is None:
+            return "not measured"
+        return f"{step:,.0f} ({'–' if ref is None else f'{ref:,.0f}'})"
+
+    row("  minor page faults per step without penalty (per reference call)", "–",
+        [faults(b) for b in names])
     for kind, label in (("offset_diagonal", "`OffsetSharing` diagonal"),
                         ("offset_complete", "`OffsetSharing` complete"),
                         ("l1", "`L1Sparsity`"), ("sigmoid", "`SigmoidSparsity`")):

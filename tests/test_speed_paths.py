@@ -686,3 +686,57 @@ def test_jax_host_buffers_reach_the_step_without_a_copy(dtype):
     assert placed.unsafe_buffer_pointer() == array.ctypes.data
     again, _ = write(-kernel)  # the next step's pass reuses the same memory
     assert again.ctypes.data == array.ctypes.data
+
+
+def _sink_model(sharing, jit_compile=True):
+    keras.utils.set_random_seed(3)
+    inputs = keras.Input(shape=(20, 20))
+    scores = ClassTranslationDense(4, strides=2, sharing=sharing, name="ctd")(inputs)
+    model = SymzooModel(inputs, keras.layers.Softmax()(scores))
+    model.compile(optimizer=keras.optimizers.Adam(1e-2),
+                  loss="sparse_categorical_crossentropy", jit_compile=jit_compile)
+    return model
+
+
+@pytest.mark.parametrize("sharing", [None, OffsetSharing(1.0, (1, 2), form="complete")])
+def test_xla_step_writes_the_data_gradient_into_the_sink_and_trains_alike(
+        sharing, monkeypatch):
+    """A kernel with a gradient sink (`PenalizedLayer.prepare_gradient_sink`)
+    gets, in the XLA step, its data gradient written into the sink (before the
+    penalty's is added) and trains exactly as without one."""
+    from symzoo.layers import base
+
+    rng = np.random.default_rng(0)
+    x = rng.random((8, 20, 20), dtype=np.float32)
+    y = np.arange(8) % 4
+    kernels = {}
+    for with_sink in (False, True):
+        monkeypatch.setattr(base, "GRADIENT_SINK_MIN_SIZE", 1 if with_sink else 1 << 40)
+        model = _sink_model(sharing)
+        layer = model.get_layer("ctd")
+        with tf.GradientTape() as tape:
+            loss = keras.losses.sparse_categorical_crossentropy(y, model(x, training=False))
+            loss = tf.reduce_mean(loss)
+        data_gradient = tape.gradient(loss, layer.kernel).numpy()
+        model.train_on_batch(x, y)
+        sink = layer._host_state.gradient_sink
+        assert (sink is not None) == with_sink
+        if with_sink:
+            np.testing.assert_allclose(sink.numpy(), data_gradient, rtol=1e-5, atol=1e-9)
+        for _ in range(3):
+            model.train_on_batch(x, y)
+        kernels[with_sink] = layer.kernel.numpy()
+    np.testing.assert_array_equal(kernels[True], kernels[False])
+
+
+def test_gradient_sink_only_in_a_step_compiled_with_xla(monkeypatch):
+    from symzoo.layers import base
+
+    monkeypatch.setattr(base, "GRADIENT_SINK_MIN_SIZE", 1)
+    model = _sink_model(None, jit_compile=False)
+    model.make_train_function()
+    assert model.get_layer("ctd")._host_state.gradient_sink is None
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", jit_compile=True)
+    model.make_train_function()
+    assert model.get_layer("ctd")._host_state.gradient_sink is not None
+    assert all("sink" not in w.path for w in model.weights)  # never saved

@@ -153,6 +153,28 @@ class _HostState:
         self.traced = {}
         self.optimizer = None
         self.values = {}
+        self.gradient_sink = None
+
+
+#: Kernels of at least this many values get a gradient sink in a TensorFlow
+#: training step compiled with XLA (`PenalizedLayer.prepare_gradient_sink`).
+GRADIENT_SINK_MIN_SIZE = 1 << 20
+
+
+def _through_sink(kernel, sink):
+    """The identity on `kernel`, whose gradient is written into the variable
+    `sink` and read back from it (TensorFlow)."""
+    import tensorflow as tf
+
+    @tf.custom_gradient
+    def through(k):
+        def grad(upstream):
+            sink.assign(tf.cast(upstream, sink.dtype))
+            return tf.cast(sink.read_value(), upstream.dtype)
+
+        return tf.identity(k), grad
+
+    return through(tf.convert_to_tensor(kernel))
 
 
 class ProxConstraint(keras.constraints.Constraint):
@@ -431,7 +453,57 @@ class PenalizedLayer(keras.layers.Layer):
         """The float32 kernel to compute with, carrying the training penalties.
 
         Call it once per ``call``. Outside training it is the plain kernel.
+        In a training step compiled with XLA on TensorFlow, the kernel's data
+        gradient goes through the layer's gradient sink
+        (`prepare_gradient_sink`).
         """
+        kernel = self._kernel_with_penalties(training)
+        sink = self._host_state.gradient_sink
+        if not training or sink is None or keras.backend.backend() != "tensorflow":
+            return kernel
+        return _through_sink(kernel, sink)
+
+    def prepare_gradient_sink(self, enabled):
+        """TensorFlow: makes (or, with ``enabled=False``, drops) the untracked
+        kernel-sized variable that a training step compiled with XLA writes the
+        kernel's data gradient into, for a kernel of at least
+        `GRADIENT_SINK_MIN_SIZE` values. Returns whether the layer has one.
+
+        Why: XLA's CPU runtime gives the step's temporary buffers fresh memory
+        on every call, and the kernel's gradient (98 MB for MNIST-56) is the
+        one temporary of kernel size, so each step faulted its pages in anew:
+        about 25,000 page faults and a third of the step on a 2-core AMD EPYC
+        (2026-12-04, ``benchmarks/mnist_translation_speed.py``). Written into a
+        variable, which XLA aliases to its output, the GEMM fills the same
+        memory every step. The values are the same (the sink is the identity
+        on the gradient; tested); the cost is one kernel-sized variable, never
+        saved. `symzoo.models.SymzooModel` calls this when it makes its train
+        function, enabled when the step is compiled with XLA (a step without
+        XLA would copy the gradient instead).
+        """
+        if not enabled or self.kernel is None or keras.backend.backend() != "tensorflow":
+            self._host_state.gradient_sink = None
+            return False
+        size = 1
+        for s in self.kernel.shape:
+            size *= int(s)
+        if size < GRADIENT_SINK_MIN_SIZE:
+            self._host_state.gradient_sink = None
+            return False
+        import tensorflow as tf
+
+        if tf.distribute.has_strategy():
+            self._host_state.gradient_sink = None
+            return False
+        sink = self._host_state.gradient_sink
+        if sink is None or tuple(sink.shape) != tuple(self.kernel.shape):
+            with tf.init_scope():
+                self._host_state.gradient_sink = tf.Variable(
+                    tf.zeros(self.kernel.shape, self.kernel.dtype), trainable=False,
+                    name="kernel_gradient_sink")
+        return True
+
+    def _kernel_with_penalties(self, training):
         kernel = self.kernel
         self._penalty_ids = {}
         self._host_state.values = {}

@@ -197,6 +197,9 @@ class SymzooModel(keras.Model):
             for layer in self._flatten_layers(include_self=False):
                 if isinstance(layer, PenalizedLayer) and layer.built:
                     layer.prepare_gradient_buffers()
+                    layer.prepare_gradient_sink(
+                        bool(self.jit_compile) and not self.run_eagerly
+                        and layer.trainable)
         function = super().make_train_function(force=force)
         if keras.backend.backend() == "jax":
             return self._jax_buffered_train_function()
