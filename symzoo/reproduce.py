@@ -64,6 +64,7 @@ class Experiment:
     learning_rate: float | None = None  # None: the zoo spec's default
     batch_size: int | None = None  # None: the zoo spec's default
     lr_schedule: str | None = None  # one of symzoo.training.LR_SCHEDULES; None: constant
+    sharing_schedule: tuple | None = None  # ((epoch, λ), ...): symzoo.training.SharingSchedule
     max_seeds: int | None = None  # cap on seeds (MNIST-56 is expensive on CPU)
     default: bool = False  # the row whose model ships in saved_models/<model>/
     note: str = ""
@@ -178,6 +179,13 @@ EXPERIMENTS = (
                max_seeds=2, lr_schedule="cosine",
                note="between the λ=10 and λ=100 rows: where the trade between the MLP's "
                     "accuracy and how exactly it ties lies"),
+    Experiment("mnist_complete_long_lam10to30", "mnist_translation",
+               "MLP, (1, 2) complete, λ=10 then 30 from epoch 7 of 8, cosine lr", "accuracy",
+               None, {"offsets": (1, 2), "lam": 10.0, "sharing_form": "complete"}, epochs=8,
+               max_seeds=2, lr_schedule="cosine", sharing_schedule=((0, 10.0), (6, 30.0)),
+               note="a λ schedule (symzoo.training.SharingSchedule): the λ=10 row's first six "
+                    "epochs, then λ=30 for the last two, to tie the templates after they have "
+                    "learned"),
     Experiment("mnist_search_best_long", "mnist_translation",
                "MLP, (2, 2) diagonal, λ=0.72, lr 0.044, 8 epochs, cosine lr", "accuracy", None,
                {"offsets": (2, 2), "lam": 0.7155, "sharing_form": "diagonal"},
@@ -248,6 +256,7 @@ def _run_experiment(exp, seeds, quick, out_root, data_dir, epochs, verbose):
             batch_size=exp.batch_size,
             learning_rate=exp.learning_rate,
             lr_schedule=exp.lr_schedule,
+            sharing_schedule=exp.sharing_schedule,
             quick=quick,
             verbose=verbose,
             data_dir=data_dir,
@@ -269,6 +278,7 @@ def _run_experiment(exp, seeds, quick, out_root, data_dir, epochs, verbose):
                 "learning_rate": result.get("learning_rate"),
                 "batch_size": result.get("batch_size"),
                 "lr_schedule": result.get("lr_schedule"),
+                "sharing_schedule": result.get("sharing_schedule"),
                 "seconds": time.time() - start,
                 "model": result["model"],
                 "kernel": kernel,
@@ -403,6 +413,7 @@ def _write_model_folder(model_name, rows, runs_by_row, folder, saved_root, quick
                 "epochs": row["epochs"],
                 "learning_rate": row.get("learning_rate"),
                 "lr_schedule": row.get("lr_schedule"),
+                "sharing_schedule": row.get("sharing_schedule"),
                 "batch_size": row.get("batch_size"),
                 "test_metric": row["metric"],
                 "test_value": run["value"],
@@ -734,6 +745,7 @@ def reproduce(names=None, seeds=3, quick=False, out=None, data_dir=None, epochs=
             "learning_rate": runs[0]["learning_rate"],
             "batch_size": runs[0]["batch_size"],
             "lr_schedule": runs[0]["lr_schedule"],
+            "sharing_schedule": runs[0].get("sharing_schedule"),
             "seconds": [r["seconds"] for r in runs],
             "report": exp.report,
             "model_kwargs": {k: list(v) if isinstance(v, tuple) else v

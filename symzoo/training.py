@@ -33,6 +33,8 @@ import pathlib
 import shutil
 import time
 
+import keras
+
 from symzoo import _format, _validation
 from symzoo.datasets import quick as _quick
 from symzoo.errors import BackendError  # re-exported as training.BackendError
@@ -61,9 +63,10 @@ _RESUME_KEYS = (
     "dataset_kwargs",
     "quick",
     "lr_schedule",
+    "sharing_schedule",
 )
 # Values of resume keys that an older run_config.json may lack.
-_RESUME_DEFAULTS = {"lr_schedule": "constant"}
+_RESUME_DEFAULTS = {"lr_schedule": "constant", "sharing_schedule": None}
 
 
 # --------------------------------------------------------------------------
@@ -126,6 +129,107 @@ def _check_lr_schedule(lr_schedule):
             f"Received: lr_schedule={lr_schedule!r}"
         )
     return lr_schedule
+
+
+def check_sharing_schedule(schedule):
+    """`schedule` as a list of ``[epoch, strength]`` pairs (None stays None).
+
+    Expected: a non-empty sequence of ``(epoch, strength)`` pairs with
+    non-negative integer epochs in increasing order and non-negative finite
+    strengths."""
+    if schedule is None:
+        return None
+    expected = ("Expected `sharing_schedule` to be None or a non-empty list of "
+                "(epoch, strength) pairs, epochs non-negative integers in increasing "
+                "order, strengths non-negative. ")
+    try:
+        pairs = [tuple(p) for p in schedule]
+    except TypeError:
+        raise ValueError(expected + f"Received: sharing_schedule={schedule!r}") from None
+    out, last = [], -1
+    for pair in pairs:
+        if len(pair) != 2 or isinstance(pair[0], bool) or not isinstance(
+                pair[0], numbers.Integral) or int(pair[0]) <= last:
+            raise ValueError(expected + f"Received: sharing_schedule={schedule!r}")
+        try:
+            strength = float(pair[1])
+        except (TypeError, ValueError):
+            raise ValueError(expected + f"Received: sharing_schedule={schedule!r}") from None
+        if not math.isfinite(strength) or strength < 0:
+            raise ValueError(expected + f"Received: sharing_schedule={schedule!r}")
+        last = int(pair[0])
+        out.append([last, strength])
+    if not out:
+        raise ValueError(expected + f"Received: sharing_schedule={schedule!r}")
+    return out
+
+
+def _sharing_layers(model):
+    from symzoo.layers.base import PenalizedLayer
+
+    return [layer for layer in model._flatten_layers(include_self=False)
+            if isinstance(layer, PenalizedLayer) and layer.sharing is not None]
+
+
+class SharingSchedule(keras.callbacks.Callback):
+    """Piecewise-constant strength λ of the sharing penalties, per epoch.
+
+    ``SharingSchedule([(0, 10.0), (6, 30.0)])`` trains epochs 0–5 with
+    λ = 10 and epochs 6 onwards with λ = 30 (0-based epochs; before the
+    first listed epoch the layers keep the λ they were built with). It sets
+    ``layer.sharing.strength`` of every symzoo layer with a sharing penalty
+    at the start of each epoch and, when it changed, makes the train
+    function again (λ is a constant of the compiled step: one retrace per
+    change). The epoch's λ is logged as ``sharing_strength``, so it is in
+    ``history.csv``. A resumed run gets the λ of the epoch it resumes at;
+    the saved model's config holds the λ of its last epoch.
+
+    Why: a weak penalty early lets the templates learn, a strong one late
+    ties them (the strength that ties exactly slows learning when applied
+    from the start: ``models/mnist_translation/NOTES.md``).
+    """
+
+    def __init__(self, schedule):
+        super().__init__()
+        self.schedule = check_sharing_schedule(schedule)
+        if self.schedule is None:
+            raise ValueError("Expected `schedule` to be a list of (epoch, strength) "
+                             "pairs. Received: schedule=None")
+        self._defaults = None
+
+    def strength_at(self, epoch, default):
+        """The λ of 0-based `epoch`: that of the last pair at or before it."""
+        strength = default
+        for start, value in self.schedule:
+            if start <= epoch:
+                strength = value
+        return strength
+
+    def on_train_begin(self, logs=None):
+        layers = _sharing_layers(self.model)
+        if not layers:
+            raise ValueError(
+                "Expected a model with a sharing penalty for `SharingSchedule`. "
+                f"Received: a model {self.model.name!r} whose layers have none.")
+        if self._defaults is None:
+            self._defaults = {id(layer): layer.sharing.strength for layer in layers}
+
+    def on_epoch_begin(self, epoch, logs=None):
+        changed = False
+        for layer in _sharing_layers(self.model):
+            value = self.strength_at(epoch, self._defaults.get(
+                id(layer), layer.sharing.strength))
+            if value != layer.sharing.strength:
+                layer.sharing.strength = value
+                changed = True
+        if changed:
+            self.model.make_train_function(force=True)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["sharing_strength"] = float(
+                _sharing_layers(self.model)[0].sharing.strength)
+
 
 
 def lr_at_epoch(schedule, learning_rate, epoch, epochs):
@@ -314,6 +418,7 @@ def train(
     data_dir=None,
     callbacks=None,
     lr_schedule=None,
+    sharing_schedule=None,
 ):
     """Trains the zoo model `name` on its data set and evaluates it on the test split.
 
@@ -346,6 +451,10 @@ def train(
             schedule depends on `epochs`: continuing a finished cosine run with
             more epochs restarts from the rate that the longer schedule has at
             that epoch.
+        sharing_schedule: None (default: the model's λ throughout) or
+            ``[(epoch, strength), ...]``: the strength of the model's sharing
+            penalties from each 0-based epoch on (`SharingSchedule`); part of
+            the settings a resumed run must match.
 
     Returns:
         dict with ``metrics`` (test metrics, `symzoo.metrics.evaluate_task`),
@@ -364,6 +473,7 @@ def train(
         name, epochs, batch_size, seed, data_seed, learning_rate, model_kwargs,
         dataset_kwargs, quick, verbose, resume, lr_schedule,
     )
+    args["sharing_schedule"] = check_sharing_schedule(sharing_schedule)
     spec = models.spec(args["name"])
     if out is None:
         out = pathlib.Path(DEFAULT_RUNS_DIR) / args["name"] / f"seed{args['seed']}"
@@ -381,6 +491,10 @@ def train(
     model = models.get(args["name"])(
         learning_rate=args["learning_rate"], **args["model_kwargs"]
     )
+    if args["sharing_schedule"] and not _sharing_layers(model):
+        raise ValueError(
+            f"Expected a model with a sharing penalty for `sharing_schedule`. Received: "
+            f"{args['name']!r} with model_kwargs={args['model_kwargs']!r}, which has none.")
 
     done = _prepare_out_dir(paths, run_config, args["epochs"], args["resume"])
     start = time.perf_counter()
@@ -450,6 +564,7 @@ def _run_config(args, used_dataset_kwargs):
         ),
         "quick": args["quick"],
         "lr_schedule": args["lr_schedule"],
+        "sharing_schedule": args.get("sharing_schedule"),
     }
 
 
@@ -515,6 +630,8 @@ def _callbacks(paths, args, done, has_val, extra):
                 lambda epoch, _lr: lr_at_epoch(lr_schedule, learning_rate, epoch, epochs)
             ),
         )
+    if args.get("sharing_schedule"):
+        builtin.insert(0, SharingSchedule(args["sharing_schedule"]))
     if has_val:
         builtin.append(
             keras.callbacks.ModelCheckpoint(
@@ -599,6 +716,7 @@ def _write_results(
         "batch_size": args["batch_size"],
         "learning_rate": args["learning_rate"],
         "lr_schedule": args["lr_schedule"],
+        "sharing_schedule": args.get("sharing_schedule"),
         "model_kwargs": run_config["model_kwargs"],
         "dataset": spec.dataset,
         "dataset_kwargs": run_config["dataset_kwargs"],

@@ -363,3 +363,39 @@ def test_train_rejects_bad_lr_schedule(tmp_path):
             "set_sum", quick=True, out=tmp_path / "run", verbose=0, lr_schedule="step"
         )
     assert not (tmp_path / "run").exists()
+
+
+def test_sharing_schedule_sets_the_strength_per_epoch_and_logs_it(tmp_path):
+    """Epochs before the schedule's change train exactly as the constant λ; the
+    change reaches the compiled step (the kernels part) and is logged."""
+    import keras
+
+    runs = {}
+    for name, schedule in (("constant", None), ("scheduled", [(0, 0.1), (2, 50.0)])):
+        for epochs in (2, 3):
+            result = training.train(
+                "blob2d_translation", quick=True, epochs=epochs, verbose=0,
+                out=tmp_path / f"{name}{epochs}", model_kwargs={"lam": 0.1},
+                sharing_schedule=schedule, resume=False)
+            layer = next(lay for lay in result["model"].layers if hasattr(lay, "sharing"))
+            runs[name, epochs] = (keras.ops.convert_to_numpy(layer.kernel),
+                                  layer.sharing.strength, result)
+    np.testing.assert_array_equal(runs["scheduled", 2][0], runs["constant", 2][0])
+    assert np.max(np.abs(runs["scheduled", 3][0] - runs["constant", 3][0])) > 1e-4
+    assert runs["scheduled", 3][1] == 50.0 and runs["constant", 3][1] == 0.1
+    history = runs["scheduled", 3][2]["history"]
+    assert [float(v) for v in history["sharing_strength"]] == [0.1, 0.1, 50.0]
+    assert runs["scheduled", 3][2]["sharing_schedule"] == [[0, 0.1], [2, 50.0]]
+
+
+@pytest.mark.parametrize("schedule", [[], [(1, 2.0), (1, 3.0)], [(0, -1.0)], [(0.5, 1.0)],
+                                      [(0, float("nan"))], "fast", [(0, 1.0, 2)]])
+def test_sharing_schedule_is_validated(schedule):
+    with pytest.raises(ValueError, match="sharing_schedule"):
+        training.check_sharing_schedule(schedule)
+
+
+def test_sharing_schedule_needs_a_sharing_penalty(tmp_path):
+    with pytest.raises(ValueError, match="sharing penalty"):
+        training.train("cnn1d", quick=True, epochs=1, verbose=0, out=tmp_path,
+                       sharing_schedule=[(0, 1.0)])
