@@ -79,7 +79,7 @@ TARGETS = {
 GROUPS = {
     "offset": ["none", "offset_diagonal", "offset_diagonal/add_loss",
                "offset_diagonal/xla_writer", "offset_complete", "offset_complete/add_loss",
-               "offset_complete/xla_writer", "orbit_prox"],
+               "offset_complete/xla_writer", "orbit_prox", "none/fit", "offset_diagonal/fit"],
     "sparsity": ["none", "l1", "l1/add_loss", "l1/xla_writer", "sigmoid", "sigmoid/add_loss",
                  "sigmoid/xla_writer"],
     "pairwise": ["none", "pairwise"],
@@ -87,8 +87,16 @@ GROUPS = {
              "none/split"],
 }
 
+#: Timed only in the extra worker started with `MALLOC_ENV` (``--malloc-env``).
+MALLOC_GROUP = {"glibc": ["none", "offset_diagonal", "offset_complete", "l1", "sigmoid"]}
+#: glibc's malloc told to serve every block from one heap and keep freed memory:
+#: the step's kernel-sized temporaries then reuse the same pages instead of
+#: faulting fresh ones in (read at process start, hence a worker of its own).
+MALLOC_ENV = {"MALLOC_ARENA_MAX": "1", "MALLOC_MMAP_MAX_": "0",
+              "MALLOC_TRIM_THRESHOLD_": str(16 << 30)}
+
 #: Configurations timed on TensorFlow only (steps compiled without XLA).
-TENSORFLOW_ONLY = {"none/no_xla@bf16", "none/split"}
+TENSORFLOW_ONLY = {"none/no_xla@bf16", "none/split", "none/fit", "offset_diagonal/fit"}
 
 
 # --------------------------------------------------------------------------- models
@@ -170,7 +178,8 @@ def data(batch_size, seed=0):
 
 # ------------------------------------------------------------------ reference GEMMs
 def gemm_steps(batch_size, dtype):
-    """``{variant: step}``: forward + kernel-gradient GEMMs, XLA and plain.
+    """``{variant: step}``: forward + kernel-gradient GEMMs, XLA, plain and
+    (float32) numpy's BLAS.
 
     The products are written into buffers made once (TensorFlow: variables
     assigned inside the function; JAX: output buffers donated to the jitted
@@ -185,11 +194,23 @@ def gemm_steps(batch_size, dtype):
     w = (rng.standard_normal((TEMPLATES, FEATURES)) / FEATURES**0.5).astype(np.float32)
     g = rng.standard_normal((batch_size, TEMPLATES)).astype(np.float32)
     backend = keras.backend.backend()
+    steps = {}
+    if dtype == "float32":
+        # numpy's BLAS (OpenBLAS in numpy's wheels) in this process, into
+        # buffers made once: the fastest of the three on some CPUs.
+        xn, wn, gn = x, w, g
+        z_np = np.empty((batch_size, TEMPLATES), np.float32)
+        dw_np = np.empty((TEMPLATES, FEATURES), np.float32)
+
+        def numpy_gemms():
+            np.matmul(xn, wn.T, out=z_np)
+            np.matmul(gn.T, xn, out=dw_np)
+
+        steps["numpy"] = numpy_gemms
     if backend == "tensorflow":
         import tensorflow as tf
 
         x, w, g = (tf.cast(tf.constant(a), dtype) for a in (x, w, g))
-        steps = {}
         for variant, jit in (("xla", True), ("plain", False)):
             z_out = tf.Variable(tf.zeros((batch_size, TEMPLATES), dtype), trainable=False)
             dw_out = tf.Variable(tf.zeros((TEMPLATES, FEATURES), dtype), trainable=False)
@@ -218,6 +239,7 @@ def gemm_steps(batch_size, dtype):
         jax.block_until_ready(outputs)
 
     return {
+        **steps,
         "xla": xla,
         "plain": lambda: jax.block_until_ready(gemms(x, w, g)),
     }
@@ -273,11 +295,12 @@ def worker(args):
         import jax
 
         result["framework"] = f"JAX {jax.__version__}"
-    groups = [g for g in GROUPS if g in args.groups]
+    all_groups = {**GROUPS, **MALLOC_GROUP}
+    groups = [g for g in all_groups if g in args.groups]
     for group in groups:
         print(f"[{backend}] timing group {group} ...", flush=True)
         steps, models_ = {}, {}
-        for config in GROUPS[group]:
+        for config in all_groups[group]:
             if config in TENSORFLOW_ONLY and backend != "tensorflow":
                 continue
             model = build(config)
@@ -291,6 +314,14 @@ def worker(args):
                     model.make_train_function()
             models_[config] = model
             steps[config] = lambda m=model: m.train_on_batch(x, y)
+            if config.endswith("/fit"):
+                # What `fit` runs per step: the train function on a tf.data iterator.
+                import tensorflow as tf
+
+                iterator = iter(tf.data.Dataset.from_tensors((x, y)).repeat())
+                model.make_train_function()
+                steps[config] = (lambda m=model, it=iterator:
+                                 m.train_function(it)["loss"].numpy())
         if group == "offset":
             for variant, step in gemm_steps(args.batch_size, "float32").items():
                 steps[f"gemm/{variant}"] = step
@@ -303,6 +334,9 @@ def worker(args):
                            "offset_complete/xla_writer"):
                 steps[f"part/buffer_write/{config}"] = _buffer_write(models_[config])
             steps["part/elementwise_pass"] = _elementwise_pass(models_["none"])
+        if group == "glibc":
+            for variant, step in gemm_steps(args.batch_size, "float32").items():
+                steps[f"gemm/{variant}"] = step
         if group == "bf16":
             for variant, step in gemm_steps(args.batch_size, "bfloat16").items():
                 steps[f"gemm_bf16/{variant}"] = step
@@ -468,6 +502,8 @@ def figures(r):
         out["gemms_s"] = gemms
         out["step_s"] = t("offset", "none")
         out["step_over_reference"] = out["step_s"] / out["reference_s"]
+        out["fit_s"] = t("offset", "none/fit")
+        out["fit_offset_s"] = t("offset", "offset_diagonal/fit")
         out["page_faults"] = {name: g["offset"][name].get("page_faults")
                               for name in ("none", f"gemm/{best}")}
         out["predict_none_s"] = t("offset", "predict/none")
@@ -500,6 +536,22 @@ def figures(r):
         out["split_s"] = t("bf16", "none/split")
         out["bf16_gemms_s"] = {k.split("/")[1]: v["min_s"] for k, v in g["bf16"].items()
                                if k.startswith("gemm_bf16/")}
+    return out
+
+
+def malloc_figures(r):
+    """Derived figures of a worker run with `MALLOC_ENV` (group ``glibc``)."""
+    g = r["groups"].get("glibc")
+    if not g:
+        return {}
+    gemms = {k.split("/")[1]: v["min_s"] for k, v in g.items() if k.startswith("gemm/")}
+    best = min(gemms, key=gemms.get)
+    out = {"reference_s": gemms[best], "reference_variant": best, "step_s": g["none"]["min_s"],
+           "page_faults": {"none": g["none"].get("page_faults"),
+                           f"gemm/{best}": g[f"gemm/{best}"].get("page_faults")}}
+    out["step_over_reference"] = out["step_s"] / out["reference_s"]
+    for name in MALLOC_GROUP["glibc"][1:]:
+        out[f"overhead/{name}"] = g[name]["min_s"] / out["step_s"] - 1
     return out
 
 
@@ -552,7 +604,8 @@ def to_markdown(result, command):
             text += f" ({_verdict(ok)})"
         return text
 
-    row("two-GEMM reference (forward + kernel gradient, fp32, fastest of XLA / plain)",
+    row("two-GEMM reference (forward + kernel gradient, fp32, fastest of XLA / plain / "
+        "numpy's BLAS)",
         "–", [f"{_ms(figs[b].get('reference_s'))} ({figs[b].get('reference_variant', '–')}; "
               + ", ".join(f"{k} {_ms(v)}" for k, v in figs[b].get("gemms_s", {}).items())
               + ")" for b in names])
@@ -571,6 +624,37 @@ def to_markdown(result, command):
 
     row("  minor page faults per step without penalty (per reference call)", "–",
         [faults(b) for b in names])
+    row("  `fit`'s step (its train function on a tf.data iterator), no penalty / "
+        "`OffsetSharing` diagonal", "–",
+        [f"{_ms(figs[b]['fit_s'])} / {_ms(figs[b]['fit_offset_s'])}"
+         if figs[b].get("fit_s") else "not measured" for b in names])
+    menv = result.get("malloc_env") or {}
+    mfigs = {b: malloc_figures(r) for b, r in (menv.get("backends") or {}).items()}
+    if mfigs:
+        env = " ".join(f"{k}={v}" for k, v in menv["env"].items())
+
+        def mcell(b, fn):
+            f = mfigs.get(b)
+            return fn(f) if f else "not measured"
+
+        def mfaults(f):
+            pf = f["page_faults"]
+            ref = next((v for k, v in pf.items() if k != "none"), None)
+            return (f"{pf['none']:,.0f} ({'–' if ref is None else f'{ref:,.0f}'})"
+                    if pf.get("none") is not None else "not measured")
+
+        row(f"step without penalty with glibc's malloc keeping freed blocks (`{env}` set "
+            "at start; its own reference)", "–",
+            [mcell(b, lambda f: f"{_ms(f['step_s'])}, {f['step_over_reference']:.2f}× "
+                   f"the reference ({_ms(f['reference_s'])}, {f['reference_variant']})")
+             for b in names])
+        row("  same: minor page faults per step (per reference call)", "–",
+            [mcell(b, mfaults) for b in names])
+        row("  same: overheads of `OffsetSharing` diagonal / complete, `L1Sparsity`, "
+            "`SigmoidSparsity` (fast path)", "–",
+            [mcell(b, lambda f: " / ".join(_pct(f[f"overhead/{k}"])
+                                           for k in MALLOC_GROUP["glibc"][1:]))
+             for b in names])
     for kind, label in (("offset_diagonal", "`OffsetSharing` diagonal"),
                         ("offset_complete", "`OffsetSharing` complete"),
                         ("l1", "`L1Sparsity`"), ("sigmoid", "`SigmoidSparsity`")):
@@ -660,14 +744,27 @@ def to_markdown(result, command):
 def notes(figs, names):
     """What was tried, for the figures that miss their target."""
     out = ["What the fast path does and what was tried:", "",
-           "- Step / reference: the reference is the two GEMMs alone, written into "
-           "buffers made once (a fresh 98 MB output per call faulted its pages in and "
-           "made the reference slower than the step in earlier tables). The step adds "
-           "Adam's update of the 24.6M float32 weights and their two moments (it reads "
-           "the gradient, both moments and the kernel and writes three of them back: "
-           "seven kernel-sized passes a step; row \"plain SGD instead of Adam\" shows what that "
-           "costs), and on TensorFlow XLA's GEMMs are slower than oneDNN's here. The step "
-           "compiled as the bf16 one (oneDNN GEMMs, the update in XLA; row \"compiled as "
+           "- Step / reference: the reference is the two GEMMs alone, the fastest of "
+           "XLA, the backend without XLA and numpy's BLAS in the same process, written "
+           "into buffers made once (a fresh 98 MB output per call faults its pages in: "
+           "row \"minor page faults\"). The step adds Adam's update of the 24.6M float32 "
+           "weights and their two moments, which XLA's CPU backend compiles as three "
+           "loop fusions (first moment, second moment, then the kernel, re-reading both "
+           "moments): ten kernel-sized passes where one fused pass would need seven (a "
+           "hand-fused formulation compiled to the same three fusions); row \"plain SGD "
+           "instead of Adam\" shows what the update costs. On TensorFlow the kernel's "
+           "gradient goes through a gradient sink (`PenalizedLayer.prepare_gradient_sink`, "
+           "a kernel-sized variable): XLA's CPU runtime gave this 98 MB temporary fresh "
+           "memory on every call, a kernel's worth of 4 KB page faults per step "
+           "(`mnist_translation_speed_amd_epyc_before_sink.md`, the same command before "
+           "the sink), and written into a variable it reuses the same pages. JAX's CPU "
+           "client allocates each call's outputs and temporaries afresh with glibc's "
+           "malloc, from a worker thread's arena, which serves a block this large with "
+           "a fresh mmap (also for donated buffers), so its step and its reference both "
+           "fault the pages in; glibc settings made with `mallopt` after start did not "
+           "change that, the environment variables of the rows \"with glibc's malloc "
+           "keeping freed blocks\" (set before the process starts) do. The step compiled "
+           "as the bf16 one (the GEMMs without XLA, the update in XLA; row \"compiled as "
            "the bf16 one\") was tried for float32 too; the zoo keeps XLA for float32.",
            "- The penalties' analytic (sub)gradients are added to the kernel's gradient in "
            "the backward pass (`PenalizedLayer`, `keras.ops.custom_gradient`), so the "
@@ -844,6 +941,9 @@ def main(argv=None):
     parser.add_argument("--from-json", default=None,
                         help="measure nothing: rewrite the Markdown table and the card "
                         "section from a JSON this script wrote (its command is kept)")
+    parser.add_argument("--malloc-env", default="tensorflow,jax",
+                        help="backends also timed (step, reference and the fast paths) in a "
+                        "worker started with MALLOC_ENV ('' skips it)")
     parser.add_argument("--worker-out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.groups = [g.strip() for g in args.groups.split(",") if g.strip()]
@@ -882,6 +982,18 @@ def main(argv=None):
         print(f"== {backend} (subprocess) ==", flush=True)
         subprocess.run(worker_argv, env=env, check=True)
         result["backends"][backend] = json.loads(out.read_text())
+        out.unlink()
+    result["malloc_env"] = {"env": MALLOC_ENV, "backends": {}}
+    for backend in [b.strip() for b in args.malloc_env.split(",") if b.strip()]:
+        out = pathlib.Path(os.environ.get("TMPDIR", "/tmp")) / f"speed_{backend}_m{os.getpid()}.json"
+        worker_argv = [sys.executable, __file__, *argv, "--groups", "glibc",
+                       "--worker-out", str(out)]
+        env = {**os.environ, **MALLOC_ENV, "KERAS_BACKEND": backend,
+               "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+        print(f"== {backend} (subprocess, {' '.join(f'{k}={v}' for k, v in MALLOC_ENV.items())}) ==",
+              flush=True)
+        subprocess.run(worker_argv, env=env, check=True)
+        result["malloc_env"]["backends"][backend] = json.loads(out.read_text())
         out.unlink()
     if args.accuracy_epochs > 0:
         import keras
