@@ -95,6 +95,9 @@ MALLOC_GROUP = {"glibc": ["none", "offset_diagonal", "offset_complete", "l1", "s
 MALLOC_ENV = {"MALLOC_ARENA_MAX": "1", "MALLOC_MMAP_MAX_": "0",
               "MALLOC_TRIM_THRESHOLD_": str(16 << 30)}
 
+#: Batches of each timed `evaluate` call.
+EVAL_BATCHES = 8
+
 #: Configurations timed on TensorFlow only (steps compiled without XLA).
 TENSORFLOW_ONLY = {"none/no_xla@bf16", "none/split", "none/fit", "offset_diagonal/fit"}
 
@@ -328,6 +331,12 @@ def worker(args):
             steps["predict/none"] = lambda m=models_["none"]: m.predict_on_batch(x)
             steps["predict/offset_diagonal"] = (
                 lambda m=models_["offset_diagonal"]: m.predict_on_batch(x))
+            # `evaluate` (the validation of every epoch): EVAL_BATCHES batches a call.
+            xe, ye = np.tile(x, (EVAL_BATCHES, 1, 1)), np.tile(y, EVAL_BATCHES)
+            for config in ("none", "offset_diagonal", "offset_complete"):
+                steps[f"evaluate/{config}"] = (
+                    lambda m=models_[config]: m.evaluate(
+                        xe, ye, batch_size=args.batch_size, verbose=0))
             # The fast path's parts: the buffer write alone, and one plain
             # elementwise pass over the kernel by the same kind of program.
             for config in ("offset_diagonal", "offset_complete", "offset_diagonal/xla_writer",
@@ -502,6 +511,8 @@ def figures(r):
         out["gemms_s"] = gemms
         out["step_s"] = t("offset", "none")
         out["step_over_reference"] = out["step_s"] / out["reference_s"]
+        out["evaluate_s"] = {c: (t("offset", f"evaluate/{c}") or 0) / EVAL_BATCHES or None
+                             for c in ("none", "offset_diagonal", "offset_complete")}
         out["fit_s"] = t("offset", "none/fit")
         out["fit_offset_s"] = t("offset", "offset_diagonal/fit")
         out["page_faults"] = {name: g["offset"][name].get("page_faults")
@@ -624,6 +635,10 @@ def to_markdown(result, command):
 
     row("  minor page faults per step without penalty (per reference call)", "–",
         [faults(b) for b in names])
+    row(f"`evaluate` ms/batch ({EVAL_BATCHES} batches a call), no penalty / `OffsetSharing` "
+        "diagonal / complete", "–",
+        [" / ".join(_ms(v) for v in figs[b]["evaluate_s"].values())
+         if figs[b].get("evaluate_s") else "not measured" for b in names])
     row("  `fit`'s step (its train function on a tf.data iterator), no penalty / "
         "`OffsetSharing` diagonal", "–",
         [f"{_ms(figs[b]['fit_s'])} / {_ms(figs[b]['fit_offset_s'])}"
@@ -844,6 +859,13 @@ def notes(figs, names):
            "ranks (the penalty is linear in W given them) instead of sorting again. The "
            "step's overhead beyond the ranks is the kernel's copies to and from the "
            "host.",
+           "- `evaluate` (each epoch's validation): the penalties depend on the weights "
+           "only, so on TensorFlow `SymzooModel.evaluate` computes their values once per "
+           "call, before the first batch, and its compiled test step reads them (row "
+           "\"`evaluate` ms/batch\"); Keras' test step computed them on every batch, "
+           "which for `OffsetSharing` complete made the validation of MNIST-56 several "
+           "times slower than without a penalty. On JAX the test step still computes "
+           "them per batch.",
            "- `OrbitSharing`: its exact prox runs as the kernel's constraint after Adam's "
            "update; it costs a Reynolds projection (28 + 28 slices and rolls to "
            "average, 28 + 28 to spread back) plus one more for the logged value.",

@@ -740,3 +740,68 @@ def test_gradient_sink_only_in_a_step_compiled_with_xla(monkeypatch):
     model.make_train_function()
     assert model.get_layer("ctd")._host_state.gradient_sink is not None
     assert all("sink" not in w.path for w in model.weights)  # never saved
+
+
+def test_evaluate_computes_each_penalty_once_and_logs_as_per_batch():
+    """TensorFlow: `SymzooModel.evaluate` reads penalty values computed once per
+    call; its logs (and those each batch reports) are Keras' per-batch ones,
+    also after the weights changed; ``test_on_batch`` is unchanged."""
+    keras.utils.set_random_seed(5)
+    inputs = keras.Input(shape=(20, 20))
+    scores = ClassTranslationDense(
+        4, strides=2, sharing=OffsetSharing(0.5, (1, 2), form="complete"),
+        sparsity=L1Sparsity(1e-3), name="ctd")(inputs)
+    model = SymzooModel(inputs, keras.layers.Softmax()(scores))
+    model.compile(optimizer=keras.optimizers.Adam(1e-2),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                  jit_compile=True)
+    rng = np.random.default_rng(2)
+    x = rng.random((40, 20, 20), dtype=np.float32)
+    y = np.arange(40) % 4
+
+    class Batches(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.logs = []
+
+        def on_test_batch_end(self, batch, logs=None):
+            self.logs.append(dict(logs))
+
+    for _ in range(2):
+        model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+        seen = Batches()
+        fast = model.evaluate(x, y, batch_size=8, verbose=0, return_dict=True,
+                              callbacks=[seen])
+        reference = keras.Model.evaluate(model, x, y, batch_size=8, verbose=0,
+                                         return_dict=True)
+        assert set(fast) == set(reference)
+        for key in reference:
+            np.testing.assert_allclose(fast[key], reference[key], rtol=1e-5, err_msg=key)
+        assert reference["offset_sharing"] > 0
+        np.testing.assert_allclose(seen.logs[0]["offset_sharing"], reference["offset_sharing"],
+                                   rtol=1e-5)
+        assert sorted(model.evaluate(x, y, batch_size=8, verbose=0)) == pytest.approx(
+            sorted(fast.values()), rel=1e-6)  # return_dict=False: the same values
+    on_batch = model.test_on_batch(x[:8], y[:8], return_dict=True)
+    np.testing.assert_allclose(on_batch["offset_sharing"], reference["offset_sharing"],
+                               rtol=1e-5)
+    # The compiled test step of `evaluate` does no kernel-sized work for the
+    # penalties (Keras' own step does: shifted differences of the kernel).
+    state = model._evaluation
+    hlos = {}
+    for active in (False, True):
+        state.active = active
+        step = tf.function(model.test_step, jit_compile=True)
+        hlo = step.experimental_get_compiler_ir((tf.constant(x[:8]), tf.constant(y[:8])))(
+            stage="optimized_hlo")
+        hlos[active] = sum("f32[4,10,10,20,20]" in line and "parameter(" not in line
+                           for line in hlo.splitlines())
+    state.active = False
+    assert hlos[True] < hlos[False]
+    before = model._evaluation.function
+    model.compile(optimizer=keras.optimizers.Adam(1e-2),
+                  loss="sparse_categorical_crossentropy", jit_compile=True)
+    again = model.evaluate(x, y, batch_size=8, verbose=0, return_dict=True)
+    reference = keras.Model.evaluate(model, x, y, batch_size=8, verbose=0, return_dict=True)
+    assert model._evaluation.function is not before  # made again for the new compile
+    assert set(again) == set(reference) and "offset_sharing" in again
