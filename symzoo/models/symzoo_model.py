@@ -123,8 +123,7 @@ class SymzooModel(keras.Model):
                 with tf.init_scope():
                     state.values[key] = tf.Variable(0.0, trainable=False,
                                                     name=f"{name}_evaluated")
-            state.values[key].assign(
-                ops.convert_to_numpy(layer.penalty_value(name)).astype("float32"))
+            state.values[key].assign(_evaluated_value(layer, name))
         own = self.test_function
         # A new compile (optimizer, loss, metrics, jit) makes the function again.
         key = (self.optimizer, getattr(self, "_compile_loss", None),
@@ -423,6 +422,32 @@ class SymzooModel(keras.Model):
             if value is not None:
                 tracker.update_state(value)
         return total
+
+
+def _evaluated_value(layer, name):
+    """Penalty `name` of `layer` now, as a float32 numpy scalar: from one
+    host pass over the kernel where the penalty has one (`Penalty.write_host_buffer`:
+    `OffsetSharing`, `L1Sparsity`, `SigmoidSparsity` with the C extension),
+    else eagerly (`PenalizedLayer.penalty_value`)."""
+    import numpy as np
+    from keras import ops
+
+    from symzoo.layers.base import _host_buffered, host_view
+
+    penalty = dict(layer.penalties)[name]
+    kernel = layer.kernel
+    if _host_buffered(penalty, kernel) and not getattr(penalty, "prox", False):
+        view = host_view(kernel)
+        try:
+            scratch = np.empty(view.shape, penalty.host_buffer_dtype)
+            total = penalty.write_host_buffer(np.ascontiguousarray(view), scratch)
+        finally:
+            del view  # before the kernel is next updated (see host_view)
+        value = penalty.reduce(ops.convert_to_tensor(np.float32(total)),
+                               penalty.num_terms(kernel.shape))
+    else:
+        value = layer.penalty_value(name)
+    return ops.convert_to_numpy(value).astype("float32")
 
 
 class _EvaluationState:
