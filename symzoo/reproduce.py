@@ -186,6 +186,12 @@ EXPERIMENTS = (
                note="a λ schedule (symzoo.training.SharingSchedule): the λ=10 row's first six "
                     "epochs, then λ=30 for the last two, to tie the templates after they have "
                     "learned"),
+    Experiment("mnist_complete_long_lam10to30_mid", "mnist_translation",
+               "MLP, (1, 2) complete, λ=10 then 30 from epoch 5 of 8, cosine lr", "accuracy",
+               None, {"offsets": (1, 2), "lam": 10.0, "sharing_form": "complete"}, epochs=8,
+               max_seeds=2, lr_schedule="cosine", sharing_schedule=((0, 10.0), (4, 30.0)),
+               note="the schedule above with the stronger λ from half-way, while the "
+                    "learning rate is still half its start"),
     Experiment("mnist_search_best_long", "mnist_translation",
                "MLP, (2, 2) diagonal, λ=0.72, lr 0.044, 8 epochs, cosine lr", "accuracy", None,
                {"offsets": (2, 2), "lam": 0.7155, "sharing_form": "diagonal"},
