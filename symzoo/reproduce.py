@@ -192,6 +192,11 @@ EXPERIMENTS = (
                max_seeds=2, lr_schedule="cosine", sharing_schedule=((0, 10.0), (4, 30.0)),
                note="the schedule above with the stronger λ from half-way, while the "
                     "learning rate is still half its start"),
+    Experiment("mnist_complete_long_lam10to30_early", "mnist_translation",
+               "MLP, (1, 2) complete, λ=10 then 30 from epoch 3 of 8, cosine lr", "accuracy",
+               None, {"offsets": (1, 2), "lam": 10.0, "sharing_form": "complete"}, epochs=8,
+               max_seeds=2, lr_schedule="cosine", sharing_schedule=((0, 10.0), (2, 30.0)),
+               note="the schedule above with the stronger λ after two epochs"),
     Experiment("mnist_search_best_long", "mnist_translation",
                "MLP, (2, 2) diagonal, λ=0.72, lr 0.044, 8 epochs, cosine lr", "accuracy", None,
                {"offsets": (2, 2), "lam": 0.7155, "sharing_form": "diagonal"},
