@@ -550,9 +550,7 @@ def figures(r):
         return g[group][name]["min_s"] if group in g and name in g[group] else None
 
     if "offset" in g:
-        gemms = {k.split("/")[1]: v["min_s"] for k, v in g["offset"].items()
-                 if k.startswith("gemm/")}
-        best = min(gemms, key=gemms.get)
+        gemms, best = _reference(g["offset"])
         out["reference_s"], out["reference_variant"] = gemms[best], best
         out["gemms_s"] = gemms
         out["step_s"] = t("offset", "none")
@@ -598,13 +596,18 @@ def figures(r):
     return out
 
 
+def _reference(group):
+    """``({variant: seconds}, fastest variant)`` of a group's ``gemm/*`` timings."""
+    gemms = {k.split("/")[1]: v["min_s"] for k, v in group.items() if k.startswith("gemm/")}
+    return gemms, min(gemms, key=gemms.get)
+
+
 def malloc_figures(r):
     """Derived figures of a worker run with `MALLOC_ENV` (group ``glibc``)."""
     g = r["groups"].get("glibc")
     if not g:
         return {}
-    gemms = {k.split("/")[1]: v["min_s"] for k, v in g.items() if k.startswith("gemm/")}
-    best = min(gemms, key=gemms.get)
+    gemms, best = _reference(g)
     out = {"reference_s": gemms[best], "reference_variant": best, "step_s": g["none"]["min_s"],
            "page_faults": {"none": g["none"].get("page_faults"),
                            f"gemm/{best}": g[f"gemm/{best}"].get("page_faults")}}
@@ -1072,34 +1075,15 @@ def main(argv=None):
     }
     timed = [g for g in args.groups if g != "epoch"]
     for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
-        out = pathlib.Path(os.environ.get("TMPDIR", "/tmp")) / f"speed_{backend}_{os.getpid()}.json"
-        env = {**os.environ, "KERAS_BACKEND": backend,
-               "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
         result["backends"][backend] = {}
         # The epoch in a fresh process of its own, as `symzoo train` runs it (after
         # the other groups' models, the same process ran the epoch twice as slowly).
         for groups in ([timed] if timed else []) + ([["epoch"]] if "epoch" in args.groups else []):
-            worker_argv = [sys.executable, __file__, *argv, "--groups", ",".join(groups),
-                           "--worker-out", str(out)]
-            print(f"== {backend} (subprocess: {', '.join(groups)}) ==", flush=True)
-            subprocess.run(worker_argv, env=env, check=True)
-            part = json.loads(out.read_text())
-            out.unlink()
-            merged = result["backends"][backend]
-            merged.setdefault("groups", {}).update(part.pop("groups", {}))
-            merged.update(part)
+            _merge_worker(result["backends"][backend], _run_worker(backend, argv, groups))
     result["malloc_env"] = {"env": MALLOC_ENV, "backends": {}}
     for backend in [b.strip() for b in args.malloc_env.split(",") if b.strip()]:
-        out = pathlib.Path(os.environ.get("TMPDIR", "/tmp")) / f"speed_{backend}_m{os.getpid()}.json"
-        worker_argv = [sys.executable, __file__, *argv, "--groups", "glibc",
-                       "--worker-out", str(out)]
-        env = {**os.environ, **MALLOC_ENV, "KERAS_BACKEND": backend,
-               "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-        print(f"== {backend} (subprocess, {' '.join(f'{k}={v}' for k, v in MALLOC_ENV.items())}) ==",
-              flush=True)
-        subprocess.run(worker_argv, env=env, check=True)
-        result["malloc_env"]["backends"][backend] = json.loads(out.read_text())
-        out.unlink()
+        result["malloc_env"]["backends"][backend] = _run_worker(
+            backend, argv, ["glibc"], MALLOC_ENV)
     if args.accuracy_epochs > 0:
         import keras
 
@@ -1111,15 +1095,34 @@ def main(argv=None):
     if args.merge_into:
         base = json.loads(pathlib.Path(args.merge_into).read_text())
         for backend, part in result["backends"].items():
-            merged = base["backends"].setdefault(backend, {})
-            merged.setdefault("groups", {}).update(part.pop("groups", {}))
-            merged.update(part)
+            _merge_worker(base["backends"].setdefault(backend, {}), part)
         base.setdefault("merged_commands", []).append(f"{command} ({result['date']})")
         args.json = args.merge_into
         _write(args, base, base["command"])
         return 0
     _write(args, result, command)
     return 0
+
+
+def _run_worker(backend, argv, groups, extra_env=None):
+    """One worker process timing `groups` on `backend` (with `extra_env` set
+    before it starts); returns its result dict."""
+    out = pathlib.Path(os.environ.get("TMPDIR", "/tmp")) / f"speed_{backend}_{os.getpid()}.json"
+    env = {**os.environ, **(extra_env or {}), "KERAS_BACKEND": backend,
+           "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    settings = "".join(f", {k}={v}" for k, v in (extra_env or {}).items())
+    print(f"== {backend} (subprocess: {', '.join(groups)}{settings}) ==", flush=True)
+    subprocess.run([sys.executable, __file__, *argv, "--groups", ",".join(groups),
+                    "--worker-out", str(out)], env=env, check=True)
+    part = json.loads(out.read_text())
+    out.unlink()
+    return part
+
+
+def _merge_worker(merged, part):
+    """Adds a worker's result `part` to the backend's `merged` one (groups united)."""
+    merged.setdefault("groups", {}).update(part.pop("groups", {}))
+    merged.update(part)
 
 
 def _write(args, result, command, json_too=True):

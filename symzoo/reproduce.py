@@ -70,6 +70,17 @@ class Experiment:
     note: str = ""
 
 
+def _complete_schedule_row(row, switch, note):
+    """The MNIST-56 complete-sharing row at λ=10, switched to λ=30 from 0-based
+    epoch `switch` of 8 (`symzoo.training.SharingSchedule`)."""
+    return Experiment(
+        row, "mnist_translation",
+        f"MLP, (1, 2) complete, λ=10 then 30 from epoch {switch + 1} of 8, cosine lr",
+        "accuracy", None, {"offsets": (1, 2), "lam": 10.0, "sharing_form": "complete"},
+        epochs=8, max_seeds=2, lr_schedule="cosine",
+        sharing_schedule=((0, 10.0), (switch, 30.0)), note=note)
+
+
 EXPERIMENTS = (
     Experiment("set_sum", "set_sum", "SetLinearSum, 0.01·Σσ(100θ)", "l1", 0.032),
     Experiment("set_sum_tuned", "set_sum", "SetLinearSum, 0.01·Σσ(100θ), tuned training", "l1",
@@ -179,24 +190,17 @@ EXPERIMENTS = (
                max_seeds=2, lr_schedule="cosine",
                note="between the λ=10 and λ=100 rows: where the trade between the MLP's "
                     "accuracy and how exactly it ties lies"),
-    Experiment("mnist_complete_long_lam10to30", "mnist_translation",
-               "MLP, (1, 2) complete, λ=10 then 30 from epoch 7 of 8, cosine lr", "accuracy",
-               None, {"offsets": (1, 2), "lam": 10.0, "sharing_form": "complete"}, epochs=8,
-               max_seeds=2, lr_schedule="cosine", sharing_schedule=((0, 10.0), (6, 30.0)),
-               note="a λ schedule (symzoo.training.SharingSchedule): the λ=10 row's first six "
-                    "epochs, then λ=30 for the last two, to tie the templates after they have "
-                    "learned"),
-    Experiment("mnist_complete_long_lam10to30_mid", "mnist_translation",
-               "MLP, (1, 2) complete, λ=10 then 30 from epoch 5 of 8, cosine lr", "accuracy",
-               None, {"offsets": (1, 2), "lam": 10.0, "sharing_form": "complete"}, epochs=8,
-               max_seeds=2, lr_schedule="cosine", sharing_schedule=((0, 10.0), (4, 30.0)),
-               note="the schedule above with the stronger λ from half-way, while the "
-                    "learning rate is still half its start"),
-    Experiment("mnist_complete_long_lam10to30_early", "mnist_translation",
-               "MLP, (1, 2) complete, λ=10 then 30 from epoch 3 of 8, cosine lr", "accuracy",
-               None, {"offsets": (1, 2), "lam": 10.0, "sharing_form": "complete"}, epochs=8,
-               max_seeds=2, lr_schedule="cosine", sharing_schedule=((0, 10.0), (2, 30.0)),
-               note="the schedule above with the stronger λ after two epochs"),
+    _complete_schedule_row(
+        "mnist_complete_long_lam10to30", 6,
+        "a λ schedule (symzoo.training.SharingSchedule): the λ=10 row's first six epochs, "
+        "then λ=30 for the last two, to tie the templates after they have learned"),
+    _complete_schedule_row(
+        "mnist_complete_long_lam10to30_mid", 4,
+        "the schedule above with the stronger λ from half-way, while the learning rate is "
+        "still half its start"),
+    _complete_schedule_row(
+        "mnist_complete_long_lam10to30_early", 2,
+        "the schedule above with the stronger λ after two epochs"),
     Experiment("mnist_search_best_long", "mnist_translation",
                "MLP, (2, 2) diagonal, λ=0.72, lr 0.044, 8 epochs, cosine lr", "accuracy", None,
                {"offsets": (2, 2), "lam": 0.7155, "sharing_form": "diagonal"},

@@ -481,18 +481,16 @@ class PenalizedLayer(keras.layers.Layer):
         function, enabled when the step is compiled with XLA (a step without
         XLA would copy the gradient instead).
         """
-        if not enabled or self.kernel is None or keras.backend.backend() != "tensorflow":
-            self._host_state.gradient_sink = None
-            return False
-        size = 1
-        for s in self.kernel.shape:
-            size *= int(s)
-        if size < GRADIENT_SINK_MIN_SIZE:
-            self._host_state.gradient_sink = None
-            return False
-        import tensorflow as tf
+        import math
 
-        if tf.distribute.has_strategy():
+        applies = (enabled and self.kernel is not None
+                   and keras.backend.backend() == "tensorflow"
+                   and math.prod(int(s) for s in self.kernel.shape) >= GRADIENT_SINK_MIN_SIZE)
+        if applies:
+            import tensorflow as tf
+
+            applies = not tf.distribute.has_strategy()
+        if not applies:
             self._host_state.gradient_sink = None
             return False
         sink = self._host_state.gradient_sink

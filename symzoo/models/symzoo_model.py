@@ -125,15 +125,14 @@ class SymzooModel(keras.Model):
                                                     name=f"{name}_evaluated")
             state.values[key].assign(_evaluated_value(layer, name))
         own = self.test_function
-        # A new compile (optimizer, loss, metrics, jit) makes the function again.
-        key = (self.optimizer, getattr(self, "_compile_loss", None),
+        # Made again beside a new Keras test function or after a new compile
+        # (optimizer, loss, metrics, jit).
+        key = (own, self.optimizer, getattr(self, "_compile_loss", None),
                getattr(self, "_compile_metrics", None), self.jit_compile)
-        if (state.function is None or state.beside is not own
-                or any(a is not b for a, b in zip(state.key or (), key)) or not state.key):
-            state.key = key
+        if state.key is None or any(a is not b for a, b in zip(state.key, key)):
             self.test_function = None
             self.make_test_function()
-            state.function, state.beside = self.test_function, own
+            state.function, state.key = self.test_function, key
         self.test_function = state.function
         state.active = True
         try:
@@ -443,22 +442,20 @@ def _evaluated_value(layer, name):
             total = penalty.write_host_buffer(np.ascontiguousarray(view), scratch)
         finally:
             del view  # before the kernel is next updated (see host_view)
-        value = penalty.reduce(ops.convert_to_tensor(np.float32(total)),
-                               penalty.num_terms(kernel.shape))
+        value = penalty.value_from_buffer(kernel, (scratch, np.float32(total)))
     else:
         value = layer.penalty_value(name)
     return ops.convert_to_numpy(value).astype("float32")
 
 
 class _EvaluationState:
-    """Untracked: `SymzooModel.evaluate`'s penalty values (scalar variables),
-    its test function (made beside Keras' own, traced while ``active``)."""
+    """Untracked: `SymzooModel.evaluate`'s penalty values (scalar variables)
+    and its test function (traced while ``active``)."""
 
     def __init__(self):
         self.values = {}
         self.function = None
-        self.beside = None
-        self.key = None
+        self.key = None  # what `function` was made for (see `SymzooModel.evaluate`)
         self.active = False
 
 
