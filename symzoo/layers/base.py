@@ -471,9 +471,9 @@ class PenalizedLayer(keras.layers.Layer):
 
         Why: XLA's CPU runtime gives the step's temporary buffers fresh memory
         on every call, and the kernel's gradient (98 MB for MNIST-56) is the
-        one temporary of kernel size, so each step faulted its pages in anew:
-        about 25,000 page faults and a third of the step on a 2-core AMD EPYC
-        (2026-12-04, ``benchmarks/mnist_translation_speed.py``). Written into a
+        one temporary of kernel size, so each step faulted its pages in anew
+        (``benchmarks/results/mnist_translation_speed_amd_epyc_before_sink.md``
+        against the current table: row "minor page faults" and the step time). Written into a
         variable, which XLA aliases to its output, the GEMM fills the same
         memory every step. The values are the same (the sink is the identity
         on the gradient; tested); the cost is one kernel-sized variable, never

@@ -95,9 +95,9 @@ class SymzooModel(keras.Model):
 
         The penalties depend on the weights only, which do not change while a
         model is evaluated, but Keras' test step computed each penalty's value
-        on every batch (for MNIST-56 with `OffsetSharing` complete, the 12,000
-        validation digits took about four times as long as without a
-        penalty, every epoch). Here the values are computed once, eagerly,
+        on every batch (JAX still does: row "`evaluate` ms/batch" of
+        ``benchmarks/results/mnist_translation_speed.md`` shows what that costs
+        for MNIST-56, every epoch's validation). Here the values are computed once, eagerly,
         before the first batch, and the compiled test step of this call reads
         them from untracked scalar variables: ``loss``, the penalty logs and
         the progress bar read as before (tested). ``test_on_batch`` and the
