@@ -472,8 +472,10 @@ class PenalizedLayer(keras.layers.Layer):
         Why: XLA's CPU runtime gives the step's temporary buffers fresh memory
         on every call, and the kernel's gradient (98 MB for MNIST-56) is the
         one temporary of kernel size, so each step faulted its pages in anew
-        (``benchmarks/results/mnist_translation_speed_amd_epyc_before_sink.md``
-        against the current table: row "minor page faults" and the step time). Written into a
+        (the step time of ``benchmarks/results/mnist_translation_speed_amd_epyc_before_sink.md``
+        against the current table; in the current one, row "minor page faults"
+        shows none left on TensorFlow and a kernel's worth per step on JAX, which
+        has no sink). Written into a
         variable, which XLA aliases to its output, the GEMM fills the same
         memory every step. The values are the same (the sink is the identity
         on the gradient; tested); the cost is one kernel-sized variable, never
