@@ -62,7 +62,7 @@ setup(
             ["symzoo/regularizers/_penalty_kernels.c"],
             # No FP traps are watched for, so the sigmoid's selects vectorise
             # (the same values).
-            extra_compile_args=["-O3", "-fno-trapping-math"],
+            extra_compile_args=["-O3", "-fno-trapping-math", "-fno-math-errno"],
             optional=True,
         ),
     ],

@@ -79,9 +79,11 @@ TARGETS = {
 GROUPS = {
     "offset": ["none", "offset_diagonal", "offset_diagonal/add_loss",
                "offset_diagonal/xla_writer", "offset_complete", "offset_complete/add_loss",
-               "offset_complete/xla_writer", "orbit_prox", "none/fit", "offset_diagonal/fit"],
+               "offset_complete/xla_writer", "orbit_prox", "none/fit", "offset_diagonal/fit",
+               "none/xla_update", "offset_diagonal/xla_update", "offset_complete/xla_update"],
     "sparsity": ["none", "l1", "l1/add_loss", "l1/xla_writer", "sigmoid", "sigmoid/add_loss",
-                 "sigmoid/xla_writer"],
+                 "sigmoid/xla_writer", "none/xla_update", "l1/xla_update",
+                 "sigmoid/xla_update"],
     "pairwise": ["none", "pairwise"],
     "bf16": ["none", "none@bf16", "offset_diagonal@bf16", "none/sgd", "none/no_xla@bf16",
              "none/split"],
@@ -99,7 +101,14 @@ MALLOC_ENV = {"MALLOC_ARENA_MAX": "1", "MALLOC_MMAP_MAX_": "0",
 EVAL_BATCHES = 8
 
 #: Configurations timed on TensorFlow only (steps compiled without XLA).
-TENSORFLOW_ONLY = {"none/no_xla@bf16", "none/split", "none/fit", "offset_diagonal/fit"}
+TENSORFLOW_ONLY = {"none/no_xla@bf16", "none/split", "none/fit", "offset_diagonal/fit",
+                   "none/xla_update", "offset_diagonal/xla_update",
+                   "offset_complete/xla_update", "l1/xla_update", "sigmoid/xla_update"}
+
+#: The configurations whose fused host update (`symzoo.models.host_adam`) is
+#: also timed alone (row "host update alone"), by group.
+HOST_UPDATE_PARTS = {"offset": ("none", "offset_diagonal", "offset_complete"),
+                     "sparsity": ("l1", "sigmoid")}
 
 
 # --------------------------------------------------------------------------- models
@@ -133,7 +142,9 @@ def build(config, seed=0):
     plain SGD instead of Adam (what Adam's update costs in the step),
     ``/no_xla`` TensorFlow's graph step without XLA at all (the optimizer's
     update too), ``/split`` the float32 step compiled as the bf16 one is
-    (without XLA, the optimizer's update in XLA)."""
+    (without XLA, the optimizer's update in XLA), ``/xla_update`` TensorFlow's
+    XLA step with Adam's update of the kernel inside it instead of the fused
+    host update (``SymzooModel.host_update = False``)."""
     import keras
 
     from symzoo.layers import ClassTranslationDense
@@ -167,6 +178,8 @@ def build(config, seed=0):
         jit_compile=jit_compile,
     )
     model.optimizer_jit_compile = optimizer_jit_compile
+    if "/xla_update" in config:
+        model.host_update = False
     return model
 
 
@@ -343,6 +356,8 @@ def worker(args):
                            "offset_complete/xla_writer"):
                 steps[f"part/buffer_write/{config}"] = _buffer_write(models_[config])
             steps["part/elementwise_pass"] = _elementwise_pass(models_["none"])
+        for config in HOST_UPDATE_PARTS.get(group, ()) if backend == "tensorflow" else ():
+            steps[f"part/host_update/{config}"] = _host_update_part(models_[config], x, y)
         if group == "glibc":
             for variant, step in gemm_steps(args.batch_size, "float32").items():
                 steps[f"gemm/{variant}"] = step
@@ -377,6 +392,22 @@ def worker(args):
     if "epoch" in args.groups:
         result["epoch"] = epoch_time(args)
     return result
+
+
+def _host_update_part(model, x, y):
+    """The fused host update of `model` alone (`symzoo.models.host_adam`: the
+    train function's calls before and after its compiled step), after one
+    training step has made it; None where the model has none."""
+    model.train_on_batch(x, y)
+    host = model._host_adam
+    if host is None:
+        return lambda: None
+
+    def part():
+        host.before_step()
+        host.after_step()
+
+    return part
 
 
 def epoch_time(args):
@@ -577,8 +608,16 @@ def figures(r):
         for name in names[1:]:
             if t(group, name) is None:  # TensorFlow only
                 continue
-            out[f"overhead/{name}"] = t(group, name) / base - 1
+            # With XLA's update in the step: against the step without penalty so compiled.
+            own = t(group, "none/xla_update") if name.endswith("/xla_update") else base
+            out[f"overhead/{name}"] = t(group, name) / own - 1
             out[f"step_s/{name}"] = t(group, name)
+        for config in HOST_UPDATE_PARTS.get(group, ()):
+            if t(group, f"part/host_update/{config}") is not None:
+                out[f"host_update_s/{config}"] = t(group, f"part/host_update/{config}")
+    if "offset" in g and t("offset", "none/xla_update") is not None:
+        out["step_xla_update_s"] = t("offset", "none/xla_update")
+        out["step_xla_update_over_reference"] = out["step_xla_update_s"] / out["reference_s"]
     if "pairwise" in g:
         out["numpy_sort_s"] = t("pairwise", "numpy.sort")
         out["rank_s"] = t("pairwise", "rank_coefficients")
@@ -677,6 +716,13 @@ def to_markdown(result, command):
     row("step / reference", "≤ 1.3×",
         [cell(b, "step_over_reference", lambda v: f"{v:.2f}×",
               TARGETS["step_over_reference"]) for b in names])
+    row("  step without penalty with Adam's update of the kernel inside the XLA step "
+        "(`host_update=False`; the step above updates it on the host, "
+        "`symzoo.models.host_adam`), and / reference", "–",
+        [f"{_ms(figs[b]['step_xla_update_s'])}, "
+         f"{figs[b]['step_xla_update_over_reference']:.2f}×"
+         if figs[b].get("step_xla_update_s") else "not measured (TensorFlow only)"
+         for b in names])
 
     def faults(b):
         pf = figs[b].get("page_faults") or {}
@@ -738,6 +784,9 @@ def to_markdown(result, command):
             row(f"{label} overhead, fast path without the C extension (XLA buffer program, "
                 "value reduced in the step)", "–",
                 [cell(b, f"overhead/{kind}/xla_writer", _pct) for b in names])
+        row(f"{label} overhead, fast path with Adam's update in the XLA step "
+            "(`host_update=False`, against the step without penalty so compiled)", "–",
+            [cell(b, f"overhead/{kind}/xla_update", _pct) for b in names])
         row(f"{label} overhead, add_loss path", "–",
             [cell(b, f"overhead/{kind}/add_loss", _pct) for b in names])
     for suffix, label in (("", "C stencil: int8 term gradient and term sum, threaded"),
@@ -749,6 +798,13 @@ def to_markdown(result, command):
              if figs[b].get(diagonal) is not None else "not measured" for b in names])
     row("  one elementwise pass over the kernel (read W, write −W), compiled alike", "–",
         [cell(b, "elementwise_pass_s", _ms) for b in names])
+    parts = [c for cs in HOST_UPDATE_PARTS.values() for c in cs]
+    row("  fused host update alone (Adam on the kernel and its moments, with the next "
+        "buffers), no penalty / `OffsetSharing` diagonal / complete / `L1Sparsity` / "
+        "`SigmoidSparsity`", "–",
+        [" / ".join(_ms(figs[b].get(f"host_update_s/{c}")) for c in parts)
+         if figs[b].get("host_update_s/none") is not None else "not measured (TensorFlow only)"
+         for b in names])
     row("`OrbitSharing(20)` overhead: exact prox step after each update (kernel "
         "constraint), value logged", "–",
         [cell(b, "overhead/orbit_prox", _pct) for b in names])
@@ -834,6 +890,30 @@ def notes(figs, names):
            "keeping freed blocks\" (set before the process starts) do. The step compiled "
            "as the bf16 one (the GEMMs without XLA, the update in XLA; row \"compiled as "
            "the bf16 one\") was tried for float32 too; the zoo keeps XLA for float32.",
+           "- Fused host update (TensorFlow; `symzoo.models.host_adam`, on by default "
+           "where it applies: a plain Adam, a kernel with a gradient sink): the XLA "
+           "step computes the kernel's data gradient into the sink and updates every "
+           "other variable; right after it one threaded C pass "
+           "(`fused_adam` in `symzoo/regularizers/_penalty_kernels.c`) reads the sink, "
+           "adds the penalties' gradients from their buffers, applies Keras' Adam to the "
+           "kernel and its two moments in place (seven kernel-sized passes where XLA's "
+           "three fusions made ten) and writes the buffers of the next step from the new "
+           "weights: the signs and σ in the same loop, the offset stencil plane by plane "
+           "once the planes it reads are updated, while they are still in cache. So the "
+           "separate host pass before each step, which read the kernel once more, is "
+           "gone, and the step without penalty is faster too (row \"with Adam's update "
+           "inside the XLA step\" is the step without it; each penalty's overhead with "
+           "XLA's update is in its row \"with Adam's update in the XLA step\"). Same "
+           "trajectory as Keras' Adam to float rounding, tested; a write to the kernel "
+           "between steps (`set_weights`, `assign`) has the buffers written afresh. "
+           "What is left of each penalty's overhead is the compute of its buffer in that "
+           "pass (row \"fused host update alone\"), which on these 2 cores no longer "
+           "hides under the pass's memory traffic: the stencil's compares and "
+           "wrapped-column corrections, σ's exponential. JAX keeps XLA's update (its step "
+           "returns new arrays; the host would have to own the kernel's memory). The "
+           "bullets below describe each penalty's buffer; with the fused host update "
+           "the pass that writes it is this one, after the previous step, instead of "
+           "a pass of its own before the step.",
            "- The penalties' analytic (sub)gradients are added to the kernel's gradient in "
            "the backward pass (`PenalizedLayer`, `keras.ops.custom_gradient`), so the "
            "compiler fuses them into Adam's update.",
@@ -855,13 +935,15 @@ def notes(figs, names):
            "the shifted kernels once per consumer (`keras.ops.roll` as a concatenation "
            "of twice the kernel, gathers as a transposed copy): +113% / +180% "
            "(diagonal / complete) on TensorFlow, +158% / +281% on JAX, in earlier tables.",
-           "- What bounds `OffsetSharing`'s fast path: the host pass (row above: one "
-           "read of W per generator, mostly from cache, and a write of a quarter of its "
-           "bytes; a plain elementwise XLA pass is the row below it), plus the step's "
-           "two extra reads of the int8 buffer in Adam's update. On this 2-core CPU, "
-           "shared with the step's own threads, that is still more than +10% of the "
-           "step; the wrapped-column fix-ups of the offsets' pixel shift (b' ≠ 0) cost "
-           "a few ms of it.",
+           "- What bounds `OffsetSharing`'s fast path with XLA's update (JAX, and "
+           "TensorFlow with `host_update=False`): the host pass (row \"buffer write "
+           "alone\": one read of W per generator, mostly from cache, and a write of a "
+           "quarter of its bytes; a plain elementwise XLA pass is the row below it), "
+           "plus the step's two extra reads of the int8 buffer in Adam's update. The "
+           "wrapped columns of the offsets' pixel shift (b' ≠ 0) are corrected column by "
+           "column over all rows of a plane (copied out into short arrays, so the "
+           "corrections vectorise; row by row they cost more than the rest of the "
+           "plane).",
            "- `L1Sparsity` (TensorFlow, JAX): before the step one pass of the same C "
            "extension writes sign(θ) as int8 into the buffer variable and sums |θ| "
            "(float32 lanes, double total, all CPUs); the step reads the int8 signs in "

@@ -32,6 +32,7 @@ CASES = [
     ((3, 4, 5, 6, 7), [(0, 1, 1, 2, 2)]),
     ((3, 4, 5, 6, 7), [(0, 1, 0, 2, 0), (0, 0, 1, 0, 2)]),
     ((2, 3, 4, 5, 6), [(0, 2, -1, -1, 3)]),  # negative shifts wrap
+    ((2, 3, 3, 4, 40), [(0, 1, 1, 1, 27)]),  # column shift > N / 2 and > FIX_COLUMNS
     ((4, 8, 8, 16, 16), [(0, 1, 0, 2, 0), (0, 0, 1, 0, 2)]),  # threaded (≥ 65,536)
     ((3, 4, 5), []),  # no generator: zero gradient
 ]
@@ -171,3 +172,83 @@ def test_sigmoid_host_buffer_is_the_penalty(reduction):
     scale = 100.0 * 1e-2 / (w.size if reduction == "mean" else 1)
     np.testing.assert_allclose(np.asarray(penalty.gradient_from_buffer(w, (out, total))),
                                np.asarray(penalty.gradient(w)), rtol=1e-5, atol=2e-7 * scale)
+
+
+def _adam_reference(w, m, v, g, hyper, term=None, sign=None, sig=None):
+    """Keras' Adam on ``g`` plus the penalty gradients read from their
+    buffers, in float32, as `fused_adam` documents it."""
+    alpha, c1, c2, eps = (np.float32(x) for x in hyper)
+    pg = None
+    for part in (term, sign):
+        if part is not None:
+            add = part[0].astype(np.float32) * np.float32(part[1])
+            pg = add if pg is None else pg + add
+    if sig is not None:
+        s, coef, k = sig[0], np.float32(sig[1]), np.float32(sig[2])
+        add = ((k * s) * (np.float32(1) - s)) * coef
+        pg = add if pg is None else pg + add
+    gt = g if pg is None else g + pg
+    m = m + (gt - m) * c1
+    v = v + (gt * gt - v) * c2
+    return w - (m * alpha) / (np.sqrt(v) + eps), m, v
+
+
+FUSED_CASES = CASES[:-1] + [((3, 6, 6, 8, 40), [(0, 1, 1, 2, 27)]),  # > N/2, > FIX_COLUMNS
+                            ((2, 30, 9), [(0, 2, 8)])]
+
+
+@pytest.mark.parametrize("shape,shifts", FUSED_CASES)
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("parts", ["none", "term", "term+sign", "term+sig", "sign", "sig"])
+def test_fused_adam_is_adam_then_the_next_buffers(shape, shifts, threads, parts):
+    """`fused_adam` (the fused host update, `symzoo.models.host_adam`) is Keras'
+    Adam with the penalties' gradients read from their buffers, and leaves in
+    the buffers what their own host passes write from the new weights (the
+    stencil, sign(θ), σ(kθ)), with their sums."""
+    rng = np.random.default_rng(sum(shape) + threads)
+    w = np.round(rng.standard_normal(shape).astype(np.float32) * 4) / 4  # ties
+    m = (rng.standard_normal(shape) * 0.1).astype(np.float32)
+    v = (rng.random(shape) * 0.1).astype(np.float32)
+    g = rng.standard_normal(shape).astype(np.float32)
+    hyper = (1e-2, 0.1, 0.001, 1e-7)
+    term = np.empty(shape, np.int8)
+    KERNELS.offset_stencil(w, term, shape, shifts, 1)
+    sign = np.sign(w).astype(np.int8)
+    sig = np.empty(shape, np.float32)
+    KERNELS.sigmoid_sum(w, sig, 3.0, 1)
+    use = parts.split("+")
+    specs = {"term": (term, 0.5, shifts) if "term" in use else None,
+             "sign": (sign, 0.25) if "sign" in use else None,
+             "sig": (sig, 0.125, 3.0) if "sig" in use else None}
+    want = _adam_reference(
+        w, m, v, g, hyper, *((s[0], s[1]) if s is not None and k != "sig" else s
+                             for k, s in specs.items()))
+    W, M, V = w.copy(), m.copy(), v.copy()
+    sums = KERNELS.fused_adam(W, M, V, g, shape, hyper, specs["term"], specs["sign"],
+                              specs["sig"], threads)
+    for got, ref in zip((W, M, V), want):
+        np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-7)
+    if "term" in use:
+        grad, total = _reference(W, shifts)
+        np.testing.assert_array_equal(term, grad)
+        assert sums[0] == pytest.approx(total, rel=1e-6)
+    if "sign" in use:
+        np.testing.assert_array_equal(sign, np.sign(W).astype(np.int8))
+        assert sums[1] == pytest.approx(float(np.abs(W).astype(np.float64).sum()), rel=1e-6)
+    if "sig" in use:
+        expected = 1 / (1 + np.exp(-3.0 * W.astype(np.float64)))
+        np.testing.assert_allclose(sig, expected, rtol=2e-6, atol=1e-7)
+        assert sums[2] == pytest.approx(float(expected.sum()), rel=1e-6)
+
+
+def test_fused_adam_errors_name_the_argument():
+    w = np.zeros((2, 3, 4), np.float32)
+    with pytest.raises(ValueError, match="Expected `w`"):
+        KERNELS.fused_adam(w, w.copy(), w.copy(), np.zeros(5, np.float32), (2, 3, 4),
+                           (1.0, 0.1, 0.001, 1e-7), None, None, None, 1)
+    with pytest.raises(ValueError, match="threads"):
+        KERNELS.fused_adam(w, w.copy(), w.copy(), w.copy(), (2, 3, 4),
+                           (1.0, 0.1, 0.001, 1e-7), None, None, None, 0)
+    with pytest.raises(ValueError, match="shape"):
+        KERNELS.fused_adam(w, w.copy(), w.copy(), w.copy(), (2, 0, 4),
+                           (1.0, 0.1, 0.001, 1e-7), None, None, None, 1)

@@ -695,6 +695,7 @@ def _sink_model(sharing, jit_compile=True):
     model = SymzooModel(inputs, keras.layers.Softmax()(scores))
     model.compile(optimizer=keras.optimizers.Adam(1e-2),
                   loss="sparse_categorical_crossentropy", jit_compile=jit_compile)
+    model.host_update = False  # XLA's Adam, bit for bit with and without the sink
     return model
 
 
@@ -805,3 +806,91 @@ def test_evaluate_computes_each_penalty_once_and_logs_as_per_batch():
     reference = keras.Model.evaluate(model, x, y, batch_size=8, verbose=0, return_dict=True)
     assert model._evaluation.function is not before  # made again for the new compile
     assert set(again) == set(reference) and "offset_sharing" in again
+
+
+def _host_update_model(sharing, sparsity, host_update, optimizer=None, seed=3):
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input(shape=(20, 20))
+    scores = ClassTranslationDense(4, strides=2, sharing=sharing, sparsity=sparsity,
+                                   name="ctd")(inputs)
+    model = SymzooModel(inputs, keras.layers.Softmax()(scores))
+    model.compile(optimizer=optimizer or keras.optimizers.Adam(1e-2),
+                  loss="sparse_categorical_crossentropy", jit_compile=True)
+    model.host_update = host_update
+    return model
+
+
+@pytest.mark.parametrize("sharing, sparsity", [
+    (None, None),
+    (OffsetSharing(0.5, (1, 2)), None),
+    (OffsetSharing(0.5, (1, 2), form="complete"), L1Sparsity(1e-3)),
+    (OffsetSharing(0.5, (2, 3), form="complete", reduction="mean"), SigmoidSparsity(1e-3, 10.0)),
+    (None, SigmoidSparsity(1e-3, 10.0)),
+])
+def test_host_update_trains_as_xla_adam(sharing, sparsity, monkeypatch):
+    """The fused host update (`symzoo.models.host_adam`: Adam's update of the
+    kernel on the host, writing the penalties' next buffers) follows the
+    trajectory of XLA's update in the step, loss and penalty logs included,
+    under a learning-rate schedule too."""
+    from symzoo.layers import base
+    from symzoo.models import host_adam
+
+    if host_adam._fused_kernels() is None:
+        pytest.skip("the C extension did not compile")
+    monkeypatch.setattr(base, "GRADIENT_SINK_MIN_SIZE", 1)
+    rng = np.random.default_rng(0)
+    x = rng.random((48, 20, 20), dtype=np.float32)
+    y = np.arange(48) % 4
+    runs = {}
+    for fused in (False, True):
+        schedule = keras.optimizers.schedules.CosineDecay(1e-2, 12)
+        model = _host_update_model(sharing, sparsity, fused, keras.optimizers.Adam(schedule))
+        history = model.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False)
+        assert (model._host_adam is not None) == fused
+        runs[fused] = (model.get_layer("ctd").kernel.numpy(), history.history,
+                       model.optimizer.variables)
+    (k0, h0, v0), (k1, h1, v1) = runs[False], runs[True]
+    np.testing.assert_allclose(k1, k0, rtol=1e-4, atol=1e-6)
+    for a, b in zip(v0, v1):
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-4, atol=1e-7)
+    assert h1.keys() == h0.keys()
+    for key in h0:
+        np.testing.assert_allclose(h1[key], h0[key], rtol=1e-4, atol=1e-6)
+
+
+def test_host_update_sees_writes_to_the_kernel_between_steps(monkeypatch):
+    """A kernel set between steps (``set_weights``) gets its penalty buffers
+    written afresh: the next step's gradient is the one at the new weights."""
+    from symzoo.layers import base
+    from symzoo.models import host_adam
+
+    if host_adam._fused_kernels() is None:
+        pytest.skip("the C extension did not compile")
+    monkeypatch.setattr(base, "GRADIENT_SINK_MIN_SIZE", 1)
+    rng = np.random.default_rng(1)
+    x = rng.random((8, 20, 20), dtype=np.float32)
+    y = np.arange(8) % 4
+    kernels = []
+    for fused in (False, True):
+        model = _host_update_model(OffsetSharing(0.5, (1, 2), form="complete"),
+                                   L1Sparsity(1e-3), fused)
+        model.train_on_batch(x, y)
+        layer = model.get_layer("ctd")
+        new = np.random.default_rng(2).standard_normal(layer.kernel.shape).astype("float32")
+        model.set_weights([new])
+        model.train_on_batch(x, y)
+        layer.kernel.assign(layer.kernel.numpy()[..., ::-1].copy())
+        model.train_on_batch(x, y)
+        kernels.append(layer.kernel.numpy())
+    np.testing.assert_allclose(kernels[1], kernels[0], rtol=1e-4, atol=1e-6)
+
+
+def test_host_update_only_for_a_plain_adam(monkeypatch):
+    from symzoo.layers import base
+
+    monkeypatch.setattr(base, "GRADIENT_SINK_MIN_SIZE", 1)
+    for optimizer in (keras.optimizers.Adam(1e-2, clipnorm=1.0), keras.optimizers.AdamW(1e-2),
+                      keras.optimizers.SGD(1e-2), keras.optimizers.Adam(1e-2, amsgrad=True)):
+        model = _host_update_model(None, None, True, optimizer)
+        model.make_train_function()
+        assert model._host_adam is None

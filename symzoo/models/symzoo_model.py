@@ -83,6 +83,8 @@ class SymzooModel(keras.Model):
 
     def fit(self, x=None, y=None, *args, **kwargs):
         self._check_inputs(x)
+        if getattr(self, "_host_adam", None) is not None:
+            self._host_adam.invalidate()  # the weights may have changed since
         validation_data = kwargs.get("validation_data")
         if isinstance(validation_data, (tuple, list)) and validation_data:
             self._check_inputs(validation_data[0], "validation_data[0]")
@@ -173,13 +175,65 @@ class SymzooModel(keras.Model):
         self._xla_update = None
         self.train_function = None  # made again, with or without it
 
+    @property
+    def host_update(self):
+        """Whether a large kernel's Adam update runs on the host, fused with
+        its penalties' buffers for the next step (`symzoo.models.host_adam`;
+        TensorFlow, a step compiled with XLA, where `host_adam.host_update_applies`).
+
+        True by default; False keeps XLA's update inside the step (the same
+        trajectory to float rounding, slower). Setting it makes the train
+        function again. Not saved with the model.
+        """
+        return getattr(self, "_host_update", True)
+
+    @host_update.setter
+    def host_update(self, value):
+        from symzoo import _validation
+
+        self._host_update = _validation.boolean("host_update", value)
+        self._host_adam = None
+        self.train_function = None
+
+    def _host_update_step(self, *args, **kwargs):
+        """Keras' TensorFlow step with the kernels of `_host_adam` left out of
+        the optimizer's update (`symzoo.models.host_adam`): their data gradient
+        goes to their sink, the penalty gradients are not added in the step,
+        and ``iterations`` still counts the step."""
+        optimizer = self.optimizer
+        host = self._host_adam
+        layers = [layer for layer, _ in host.plans]
+
+        def apply_gradients(grads_and_vars):
+            pairs = [(g, v) for g, v in grads_and_vars if id(v) not in host.kernels]
+            if not optimizer.built:
+                optimizer.build(self.trainable_variables)
+            if pairs:
+                return type(optimizer).apply_gradients(optimizer, pairs)
+            optimizer.iterations.assign_add(1)  # Keras' apply returns early on no gradients
+            return None
+
+        optimizer.apply_gradients = apply_gradients
+        for layer in layers:
+            layer._defer_penalty_gradient = True
+        try:
+            return super().train_step(*args, **kwargs)
+        finally:
+            del optimizer.apply_gradients
+            for layer in layers:
+                layer._defer_penalty_gradient = False
+
     def train_step(self, *args, **kwargs):
         """Keras' step; on TensorFlow with `optimizer_jit_compile` its
         ``optimizer.apply_gradients`` call is traced as one call of an
         XLA-compiled function that adds the symzoo layers' penalty gradients
         (`PenalizedLayer.penalty_gradient`, in ``"gradient"`` mode) to their
         kernels' gradients and applies the optimizer: the same update as the
-        all-XLA step (tested), its elementwise work fused."""
+        all-XLA step (tested), its elementwise work fused. With a fused host
+        update (`host_update`) the kernels it takes are left out of the step's
+        update."""
+        if getattr(self, "_host_adam", None) is not None and keras.backend.backend() == "tensorflow":
+            return self._host_update_step(*args, **kwargs)
         if not (self.optimizer_jit_compile and keras.backend.backend() == "tensorflow"
                 and not self.jit_compile):
             return super().train_step(*args, **kwargs)  # JAX's takes (state, data)
@@ -233,7 +287,10 @@ class SymzooModel(keras.Model):
         penalty-gradient buffers (`PenalizedLayer.prepare_gradient_buffers`);
         on TensorFlow, preceded by the buffer writes and the host-side
         penalty gradients (`PenalizedLayer.update_host_gradients`) when a layer
-        has one (`PairwiseSharing` on a large kernel in ``"gradient"`` mode)."""
+        has one (`PairwiseSharing` on a large kernel in ``"gradient"`` mode), and
+        followed by the fused host update of the kernels it applies to
+        (`host_update`, `symzoo.models.host_adam`), whose buffers it writes
+        instead."""
         # The proximal penalty steps (`OrbitSharing`) read this optimizer's
         # learning rate. Bound here, not in `compile`, so that Keras still
         # compiles a loaded model from its saved config.
@@ -249,27 +306,40 @@ class SymzooModel(keras.Model):
                     layer.prepare_gradient_sink(
                         bool(self.jit_compile) and not self.run_eagerly
                         and layer.trainable)
+            if force or self.train_function is None:
+                from symzoo.models import host_adam
+
+                plans = host_adam.host_update_applies(self) if self.host_update else []
+                self._host_adam = host_adam.HostAdam(self, plans) if plans else None
         function = super().make_train_function(force=force)
         if keras.backend.backend() == "jax":
             return self._jax_buffered_train_function()
         if keras.backend.backend() != "tensorflow":
             return function
+        host = getattr(self, "_host_adam", None)
+        fused = set() if host is None else {id(layer) for layer, _ in host.plans}
         layers = [
             layer
             for layer in self._flatten_layers(include_self=False)
             if isinstance(layer, PenalizedLayer)
             and layer.penalty_mode == "gradient"
             and (layer._host_penalties() or layer._host_state.writers)
+            and id(layer) not in fused  # their buffers: `host.before_step`
         ]
         function = self.train_function
-        if not layers or getattr(function, "_symzoo_host", False):
+        if (not layers and host is None) or getattr(function, "_symzoo_host", False):
             return function
 
         def train_function(*args, **kwargs):
             for layer in layers:
                 layer.update_host_gradients()
                 layer.update_gradient_buffers()
-            return function(*args, **kwargs)
+            if host is None:
+                return function(*args, **kwargs)
+            host.before_step()
+            logs = function(*args, **kwargs)
+            host.after_step()
+            return logs
 
         train_function._symzoo_host = True
         self.train_function = train_function

@@ -96,6 +96,50 @@ static double stretch(const float *restrict w, const float *restrict f,
 
 static inline int sign_of(float a, float b) { return (a > b) - (a < b); }
 
+#define FIX_ROWS 512
+#define FIX_COLUMNS 16
+
+/* plane_terms' corrections of the wrapped columns, column by column over all
+ * rows at once: the few values each needs (one column of A or B, rows rotated;
+ * one column of w) are first copied out into short contiguous arrays, so the
+ * corrections vectorise (row by row they cost more than the rest of the plane).
+ * For M ≤ FIX_ROWS, sn ≤ FIX_COLUMNS; returns the correction of Σ|w − ahead|. */
+VECTOR_CLONES
+static double fix_columns(const float *restrict w, const float *restrict A,
+                          const float *restrict B, int8_t *restrict out, Py_ssize_t M,
+                          Py_ssize_t N, Py_ssize_t sm, Py_ssize_t sn) {
+    float col[2 * FIX_ROWS], cw[FIX_ROWS], lanes[8] = {0};
+    int8_t d[FIX_ROWS];
+    for (Py_ssize_t j = 0; j < sn; j++) {
+        /* Ahead side, column n = N − sn + j: the flat rotation read row
+         * (m + sm + 1) mod M of A at column j where row (m + sm) mod M is right. */
+        for (Py_ssize_t q = 0; q < M; q++) col[q] = col[q + M] = A[q * N + j];
+        for (Py_ssize_t m = 0; m < M; m++) cw[m] = w[m * N + N - sn + j];
+        const float *restrict right = col + sm, *restrict wrong = col + sm + 1;
+        for (Py_ssize_t m = 0; m < M; m++)
+            d[m] = (int8_t)(((cw[m] > right[m]) - (cw[m] < right[m])) -
+                            ((cw[m] > wrong[m]) - (cw[m] < wrong[m])));
+        Py_ssize_t m = 0;
+        for (; m + 8 <= M; m += 8)
+            for (int k = 0; k < 8; k++)
+                lanes[k] += fabsf(cw[m + k] - right[m + k]) - fabsf(cw[m + k] - wrong[m + k]);
+        for (; m < M; m++) lanes[0] += fabsf(cw[m] - right[m]) - fabsf(cw[m] - wrong[m]);
+        for (m = 0; m < M; m++) out[m * N + N - sn + j] = (int8_t)(out[m * N + N - sn + j] + d[m]);
+        /* Behind side, column n = j: it read row (m − sm − 1) mod M of B at
+         * column N − sn + j where row (m − sm) mod M is right. */
+        for (Py_ssize_t q = 0; q < M; q++) col[q] = col[q + M] = B[q * N + N - sn + j];
+        for (m = 0; m < M; m++) cw[m] = w[m * N + j];
+        const float *restrict bright = col + M - sm, *restrict bwrong = col + M - sm - 1;
+        for (m = 0; m < M; m++)
+            d[m] = (int8_t)(((bwrong[m] > cw[m]) - (bwrong[m] < cw[m])) -
+                            ((bright[m] > cw[m]) - (bright[m] < cw[m])));
+        for (m = 0; m < M; m++) out[m * N + j] = (int8_t)(out[m * N + j] + d[m]);
+    }
+    double sum = 0.0;
+    for (int k = 0; k < 8; k++) sum += lanes[k];
+    return sum;
+}
+
 /* One plane w (M × N) against its ahead plane A and behind plane B, to be
  * read as A[((m + sm) mod M)·N + (n + sn) mod N] and B[((m − sm) mod M)·N +
  * (n − sn) mod N]. Read instead as the flat rotations A[(p + r) mod P] and
@@ -117,6 +161,7 @@ static double plane_terms(const float *w, const float *A, const float *B, int8_t
         sum += stretch(w + lo, A + lo + fa, B + lo + fb, out + lo, hi - lo, first);
     }
     if (sn == 0) return sum;
+    if (M <= FIX_ROWS && sn <= FIX_COLUMNS) return sum + fix_columns(w, A, B, out, M, N, sm, sn);
     for (Py_ssize_t m = 0; m < M; m++) {
         const float *wr = w + m * N;
         int8_t *o = out + m * N;
@@ -138,41 +183,50 @@ static double plane_terms(const float *w, const float *A, const float *B, int8_t
     return sum;
 }
 
-/* The planes (last two axes, M × N; M = 1 for a rank-1 array) lo..hi−1. */
-static void *stencil_slice(void *arg) {
-    slice_t *sl = (slice_t *)arg;
-    const stencil_t *st = sl->st;
+/* The multi-index over the outer axes (all but the last two) of plane `plane`. */
+static void plane_index(const stencil_t *st, Py_ssize_t plane, Py_ssize_t *idx) {
+    const int outer = st->rank >= 2 ? st->rank - 2 : 0;
+    for (int a = outer - 1; a >= 0; a--) {
+        idx[a] = plane % st->shape[a];
+        plane /= st->shape[a];
+    }
+}
+
+/* The stencil of plane `plane` (last two axes, M × N; M = 1 for a rank-1
+ * array), whose outer multi-index is idx: writes its `out` and returns its
+ * Σ_g Σ|w − ahead_g|. */
+static double one_plane(const stencil_t *st, Py_ssize_t plane, const Py_ssize_t *idx) {
     const int R = st->rank, G = st->generators, outer = R >= 2 ? R - 2 : 0;
     const Py_ssize_t N = st->shape[R - 1], M = R >= 2 ? st->shape[R - 2] : 1, P = M * N;
-    Py_ssize_t idx[MAX_RANK];
-    Py_ssize_t r = sl->lo;
-    for (int a = outer - 1; a >= 0; a--) {
-        idx[a] = r % st->shape[a];
-        r /= st->shape[a];
+    const float *w = st->w + plane * P;
+    int8_t *out = st->out + plane * P;
+    double sum = 0.0;
+    if (G == 0) memset(out, 0, (size_t)P);
+    for (int g = 0; g < G; g++) {
+        const Py_ssize_t *s = st->shift[g];
+        Py_ssize_t fwd = 0, back = 0;
+        for (int a = 0; a < outer; a++) {
+            Py_ssize_t n = st->shape[a];
+            Py_ssize_t i = idx[a] + s[a], j = idx[a] - s[a];
+            if (i >= n) i -= n;
+            if (j < 0) j += n;
+            fwd += i * st->stride[a];
+            back += j * st->stride[a];
+        }
+        sum += plane_terms(w, st->w + fwd, st->w + back, out, M, N,
+                           R >= 2 ? s[R - 2] : 0, s[R - 1], g == 0);
     }
+    return sum;
+}
+
+/* The planes lo..hi−1. */
+static void *stencil_slice(void *arg) {
+    slice_t *sl = (slice_t *)arg;
+    Py_ssize_t idx[MAX_RANK];
     double sum = 0.0;
     for (Py_ssize_t plane = sl->lo; plane < sl->hi; plane++) {
-        const float *w = st->w + plane * P;
-        int8_t *out = st->out + plane * P;
-        if (G == 0) memset(out, 0, (size_t)P);
-        for (int g = 0; g < G; g++) {
-            const Py_ssize_t *s = st->shift[g];
-            Py_ssize_t fwd = 0, back = 0;
-            for (int a = 0; a < outer; a++) {
-                Py_ssize_t n = st->shape[a];
-                Py_ssize_t i = idx[a] + s[a], j = idx[a] - s[a];
-                if (i >= n) i -= n;
-                if (j < 0) j += n;
-                fwd += i * st->stride[a];
-                back += j * st->stride[a];
-            }
-            sum += plane_terms(w, st->w + fwd, st->w + back, out, M, N,
-                               R >= 2 ? s[R - 2] : 0, s[R - 1], g == 0);
-        }
-        for (int a = outer - 1; a >= 0; a--) { /* next plane's index */
-            if (++idx[a] < st->shape[a]) break;
-            idx[a] = 0;
-        }
+        plane_index(sl->st, plane, idx);
+        sum += one_plane(sl->st, plane, idx);
     }
     sl->sum = sum;
     return NULL;
@@ -311,6 +365,236 @@ static double map_run(stretch_fn stretch, const float *w, char *out, size_t out_
     double sum = 0.0;
     for (int t = 0; t < T; t++) sum += slices[t].sum;
     return sum;
+}
+
+/* Adam's update of a kernel on the host, fused with the penalty buffers'
+ * writes for the next step (see fused_adam below). */
+#define CHUNK 1024
+
+typedef struct {
+    float *w, *m, *v;
+    const float *g;
+    float alpha, c1, c2, eps; /* c1 = 1 − β1, c2 = 1 − β2 */
+    int8_t *term;             /* OffsetSharing's int8 term gradient (in and out), or NULL */
+    float term_coef;
+    int8_t *sign;             /* L1Sparsity's int8 sign(θ) (in and out), or NULL */
+    float sign_coef;
+    float *sig;               /* SigmoidSparsity's σ(kθ) (in and out), or NULL */
+    float sig_coef, k;
+    stencil_t st;             /* the stencil's shape and shifts (st.w = w, st.out = term) */
+    Py_ssize_t planes, plane;
+    const Py_ssize_t *need_lo, *need_hi; /* per plane: the planes its stencil reads */
+} fused_t;
+
+typedef struct {
+    const fused_t *f;
+    Py_ssize_t lo, hi;        /* planes updated (phase 1) */
+    const Py_ssize_t *start, *order; /* phase 1: order[start[p − lo] .. start[p − lo + 1])
+                                        get their stencil after plane p (NULL: none) */
+    const Py_ssize_t *late;   /* phase 2: planes late[0..late_n) get their stencil */
+    Py_ssize_t late_n;
+    int phase;
+    double term_sum, abs_sum, sig_sum;
+} fused_slice_t;
+
+/* Values lo..lo+n−1 (n ≤ CHUNK): the gradient with the penalties' terms read
+ * from their buffers, Adam's update, then the elementwise buffers from the
+ * new weights. The same expressions, in the same order, as Keras' Adam after
+ * the step's `grad + penalty_gradient` (symzoo.layers.base). */
+VECTOR_CLONES
+static void adam_chunk(const fused_t *restrict f, Py_ssize_t lo, Py_ssize_t n,
+                       double *restrict abs_sum, double *restrict sig_sum) {
+    float *restrict w = f->w + lo, *restrict m = f->m + lo, *restrict v = f->v + lo;
+    const float *restrict g = f->g + lo;
+    float gt[CHUNK], pg[CHUNK];
+    const int any = f->term != NULL || f->sign != NULL || f->sig != NULL;
+    if (any) {
+        for (Py_ssize_t i = 0; i < n; i++) pg[i] = 0.0f;
+        int first = 1;
+        if (f->term != NULL) {
+            const int8_t *restrict t = f->term + lo;
+            const float c = f->term_coef;
+            for (Py_ssize_t i = 0; i < n; i++) pg[i] = (float)t[i] * c;
+            first = 0;
+        }
+        if (f->sign != NULL) {
+            const int8_t *restrict t = f->sign + lo;
+            const float c = f->sign_coef;
+            if (first)
+                for (Py_ssize_t i = 0; i < n; i++) pg[i] = (float)t[i] * c;
+            else
+                for (Py_ssize_t i = 0; i < n; i++) pg[i] = pg[i] + (float)t[i] * c;
+            first = 0;
+        }
+        if (f->sig != NULL) {
+            const float *restrict s = f->sig + lo;
+            const float c = f->sig_coef, k = f->k;
+            if (first)
+                for (Py_ssize_t i = 0; i < n; i++) pg[i] = ((k * s[i]) * (1.0f - s[i])) * c;
+            else
+                for (Py_ssize_t i = 0; i < n; i++)
+                    pg[i] = pg[i] + ((k * s[i]) * (1.0f - s[i])) * c;
+        }
+        for (Py_ssize_t i = 0; i < n; i++) gt[i] = g[i] + pg[i];
+    } else {
+        for (Py_ssize_t i = 0; i < n; i++) gt[i] = g[i];
+    }
+    const float alpha = f->alpha, c1 = f->c1, c2 = f->c2, eps = f->eps;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const float mi = m[i] + (gt[i] - m[i]) * c1;
+        const float vi = v[i] + (gt[i] * gt[i] - v[i]) * c2;
+        m[i] = mi;
+        v[i] = vi;
+        w[i] = w[i] - (mi * alpha) / (sqrtf(vi) + eps);
+    }
+    if (f->sign != NULL) {
+        int8_t *restrict t = f->sign + lo;
+        for (Py_ssize_t i = 0; i < n; i++) t[i] = (int8_t)((w[i] > 0.0f) - (w[i] < 0.0f));
+        *abs_sum += lanes_sum(w, n, 1);
+    }
+    if (f->sig != NULL) {
+        float *restrict s = f->sig + lo;
+        const float k = f->k;
+        for (Py_ssize_t i = 0; i < n; i++) s[i] = sigmoid1(k * w[i]);
+        *sig_sum += lanes_sum(s, n, 0);
+    }
+}
+
+/* Phase 1: planes lo..hi−1 in order, each updated (adam_chunk) and then the
+ * stencil of every plane whose reads lie in lo..hi−1 and were all updated
+ * (its last read plane is the one just updated: the planes it reads are still
+ * in cache). Phase 2: the stencils of the planes left over (their reads cross
+ * a slice boundary, or wrap around). */
+static void *fused_slice(void *arg) {
+    fused_slice_t *sl = (fused_slice_t *)arg;
+    const fused_t *f = sl->f;
+    Py_ssize_t idx[MAX_RANK];
+    double term_sum = 0.0, abs_sum = 0.0, sig_sum = 0.0;
+    if (sl->phase == 2) {
+        for (Py_ssize_t j = 0; j < sl->late_n; j++) {
+            plane_index(&f->st, sl->late[j], idx);
+            term_sum += one_plane(&f->st, sl->late[j], idx);
+        }
+        sl->term_sum = term_sum;
+        return NULL;
+    }
+    const Py_ssize_t lo = sl->lo, hi = sl->hi;
+    const Py_ssize_t *start = sl->start, *order = sl->order;
+    for (Py_ssize_t p = lo; p < hi; p++) {
+        const Py_ssize_t base = p * f->plane;
+        for (Py_ssize_t c = 0; c < f->plane; c += CHUNK)
+            adam_chunk(f, base + c, f->plane - c < CHUNK ? f->plane - c : CHUNK,
+                       &abs_sum, &sig_sum);
+        if (start != NULL)
+            for (Py_ssize_t j = start[p - lo]; j < start[p - lo + 1]; j++) {
+                plane_index(&f->st, order[j], idx);
+                term_sum += one_plane(&f->st, order[j], idx);
+            }
+    }
+    sl->term_sum = term_sum;
+    sl->abs_sum = abs_sum;
+    sl->sig_sum = sig_sum;
+    return NULL;
+}
+
+/* Runs the fused update on T threads; sums[0..2] = the stencil's term sum,
+ * Σ|w| and Σσ(kw) of the new weights. Returns −1 if out of memory. */
+static int fused_run(fused_t *f, int threads, double *sums) {
+    int T = threads > MAX_THREADS ? MAX_THREADS : threads;
+    if ((Py_ssize_t)T > f->planes) T = (int)f->planes;
+    if (T < 1 || f->planes * f->plane < (1 << 16)) T = 1;
+    Py_ssize_t *need = NULL, *late = NULL, *order = NULL, late_n = 0;
+    fused_slice_t slices[MAX_THREADS];
+    for (int t = 0; t < T; t++) {
+        memset(&slices[t], 0, sizeof(slices[t]));
+        slices[t].f = f;
+        slices[t].lo = f->planes * t / T;
+        slices[t].hi = f->planes * (t + 1) / T;
+        slices[t].phase = 1;
+    }
+    if (f->term != NULL) {
+        need = (Py_ssize_t *)malloc((size_t)f->planes * 2 * sizeof(Py_ssize_t));
+        late = (Py_ssize_t *)malloc((size_t)f->planes * sizeof(Py_ssize_t));
+        order = (Py_ssize_t *)malloc(((size_t)f->planes * 2 + (size_t)T) * sizeof(Py_ssize_t));
+        if (need == NULL || late == NULL || order == NULL) {
+            free(need);
+            free(late);
+            free(order);
+            return -1;
+        }
+        const int outer = f->st.rank >= 2 ? f->st.rank - 2 : 0;
+        Py_ssize_t idx[MAX_RANK];
+        for (Py_ssize_t q = 0; q < f->planes; q++) {
+            plane_index(&f->st, q, idx);
+            Py_ssize_t lo = q, hi = q;
+            for (int g = 0; g < f->st.generators; g++) {
+                Py_ssize_t fwd = 0, back = 0;
+                for (int a = 0; a < outer; a++) {
+                    Py_ssize_t n = f->st.shape[a], s = f->st.shift[g][a];
+                    Py_ssize_t i = idx[a] + s, j = idx[a] - s;
+                    if (i >= n) i -= n;
+                    if (j < 0) j += n;
+                    fwd += i * f->st.stride[a];
+                    back += j * f->st.stride[a];
+                }
+                fwd /= f->plane;
+                back /= f->plane;
+                if (fwd < lo) lo = fwd;
+                if (back < lo) lo = back;
+                if (fwd > hi) hi = fwd;
+                if (back > hi) hi = back;
+            }
+            need[q] = lo;
+            need[f->planes + q] = hi;
+        }
+        f->need_lo = need;
+        f->need_hi = need + f->planes;
+        /* Per slice, a counting sort of its own planes by their last read plane. */
+        Py_ssize_t *start = order + f->planes;
+        for (int t = 0; t < T; t++) {
+            const Py_ssize_t lo = slices[t].lo, hi = slices[t].hi, span = hi - lo;
+            Py_ssize_t *st = start + lo + t; /* span + 1 entries */
+            memset(st, 0, (size_t)(span + 1) * sizeof(Py_ssize_t));
+            for (Py_ssize_t q = lo; q < hi; q++) {
+                if (f->need_lo[q] < lo || f->need_hi[q] >= hi)
+                    late[late_n++] = q;
+                else
+                    st[f->need_hi[q] - lo + 1]++;
+            }
+            for (Py_ssize_t p = 0; p < span; p++) st[p + 1] += st[p];
+            for (Py_ssize_t q = lo; q < hi; q++) /* st[p] counts up to st[p + 1] */
+                if (f->need_lo[q] >= lo && f->need_hi[q] < hi)
+                    order[lo + st[f->need_hi[q] - lo]++] = q;
+            for (Py_ssize_t p = span; p > 0; p--) st[p] = st[p - 1]; /* back to starts */
+            st[0] = 0;
+            for (Py_ssize_t p = 0; p <= span; p++) st[p] += lo; /* indices into order */
+            slices[t].start = st;
+            slices[t].order = order;
+        }
+    }
+    spread(fused_slice, slices, sizeof(fused_slice_t), T);
+    sums[0] = sums[1] = sums[2] = 0.0;
+    for (int t = 0; t < T; t++) {
+        sums[0] += slices[t].term_sum;
+        sums[1] += slices[t].abs_sum;
+        sums[2] += slices[t].sig_sum;
+    }
+    if (late_n > 0) {
+        int T2 = (Py_ssize_t)T > late_n ? (int)late_n : T;
+        for (int t = 0; t < T2; t++) {
+            memset(&slices[t], 0, sizeof(slices[t]));
+            slices[t].f = f;
+            slices[t].phase = 2;
+            slices[t].late = late + late_n * t / T2;
+            slices[t].late_n = late_n * (t + 1) / T2 - late_n * t / T2;
+        }
+        spread(fused_slice, slices, sizeof(fused_slice_t), T2);
+        for (int t = 0; t < T2; t++) sums[0] += slices[t].term_sum;
+    }
+    free(need);
+    free(late);
+    free(order);
+    return 0;
 }
 
 static int read_sizes(PyObject *seq, const char *name, Py_ssize_t *dst, Py_ssize_t count) {
@@ -454,6 +738,127 @@ static PyObject *py_sigmoid_sum(PyObject *self, PyObject *args) {
     return map_call(sigmoid_stretch, 4, "float32", args, "y*w*f|i", &k);
 }
 
+/* fused_adam(w, m, v, g, shape, (alpha, c1, c2, eps), term, sign, sig, threads)
+ *     -> (term sum, Σ|w|, Σσ(kw)) of the new weights
+ * term: None or (int8 buffer, coefficient, shifts); sign: None or (int8 buffer,
+ * coefficient); sig: None or (float32 buffer, coefficient, k). */
+static PyObject *py_fused_adam(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer w, m, v, g, tb, sb, gb;
+    PyObject *shape, *term, *sign, *sig;
+    float hyper[4];
+    int threads = 1;
+    if (!PyArg_ParseTuple(args, "w*w*w*y*O(ffff)OOO|i", &w, &m, &v, &g, &shape, &hyper[0],
+                          &hyper[1], &hyper[2], &hyper[3], &term, &sign, &sig, &threads))
+        return NULL;
+    int have_t = 0, have_s = 0, have_g = 0;
+    PyObject *result = NULL, *shifts = NULL;
+    fused_t f;
+    memset(&f, 0, sizeof(f));
+    if (term != Py_None) {
+        if (!PyArg_ParseTuple(term, "w*fO", &tb, &f.term_coef, &shifts)) goto done;
+        have_t = 1;
+    }
+    if (sign != Py_None) {
+        if (!PyArg_ParseTuple(sign, "w*f", &sb, &f.sign_coef)) goto done;
+        have_s = 1;
+    }
+    if (sig != Py_None) {
+        if (!PyArg_ParseTuple(sig, "w*ff", &gb, &f.sig_coef, &f.k)) goto done;
+        have_g = 1;
+    }
+    Py_ssize_t rank = PySequence_Size(shape);
+    if (rank < 1 || rank > MAX_RANK) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_ValueError,
+                     "Expected `shape` to have 1 to %d axes. Received: %zd.", MAX_RANK, rank);
+        goto done;
+    }
+    f.st.rank = (int)rank;
+    if (read_sizes(shape, "shape", f.st.shape, rank) < 0) goto done;
+    Py_ssize_t n = 1;
+    for (int a = (int)rank - 1; a >= 0; a--) {
+        if (f.st.shape[a] < 1) {
+            PyErr_Format(PyExc_ValueError,
+                         "Expected `shape` to be positive. Received: axis %d of size %zd.",
+                         a, f.st.shape[a]);
+            goto done;
+        }
+        f.st.stride[a] = n;
+        n *= f.st.shape[a];
+    }
+    if (w.len != n * 4 || m.len != n * 4 || v.len != n * 4 || g.len != n * 4 ||
+        (have_t && tb.len != n) || (have_s && sb.len != n) || (have_g && gb.len != n * 4)) {
+        PyErr_Format(PyExc_ValueError,
+                     "Expected `w`, `m`, `v`, `g` (and a sigmoid buffer) to hold %zd float32 "
+                     "values and the int8 buffers %zd values. Received: w of %zd bytes.",
+                     n, n, w.len);
+        goto done;
+    }
+    if (threads < 1) {
+        PyErr_Format(PyExc_ValueError,
+                     "Expected `threads` to be a positive integer. Received: threads=%d", threads);
+        goto done;
+    }
+    if (have_t) {
+        Py_ssize_t G = PySequence_Size(shifts);
+        if (G < 0 || G > MAX_GENERATORS) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_ValueError,
+                         "Expected `shifts` to list at most %d generators. Received: %zd.",
+                         MAX_GENERATORS, G);
+            goto done;
+        }
+        f.st.generators = (int)G;
+        for (Py_ssize_t k = 0; k < G; k++) {
+            PyObject *item = PySequence_GetItem(shifts, k);
+            if (item == NULL) goto done;
+            int bad = read_sizes(item, "shifts[g]", f.st.shift[k], rank);
+            Py_DECREF(item);
+            if (bad < 0) goto done;
+            for (int a = 0; a < rank; a++) {
+                Py_ssize_t s = f.st.shift[k][a] % f.st.shape[a];
+                f.st.shift[k][a] = s < 0 ? s + f.st.shape[a] : s;
+            }
+        }
+        f.term = (int8_t *)tb.buf;
+    }
+    f.w = (float *)w.buf;
+    f.m = (float *)m.buf;
+    f.v = (float *)v.buf;
+    f.g = (const float *)g.buf;
+    f.alpha = hyper[0];
+    f.c1 = hyper[1];
+    f.c2 = hyper[2];
+    f.eps = hyper[3];
+    if (have_s) f.sign = (int8_t *)sb.buf;
+    if (have_g) f.sig = (float *)gb.buf;
+    f.st.w = f.w;
+    f.st.out = f.term;
+    f.plane = rank >= 2 ? f.st.shape[rank - 1] * f.st.shape[rank - 2] : f.st.shape[0];
+    f.st.plane = f.plane;
+    f.planes = f.st.planes = n / f.plane;
+    double sums[3];
+    int status;
+    Py_BEGIN_ALLOW_THREADS
+    status = fused_run(&f, threads, sums);
+    Py_END_ALLOW_THREADS
+    if (status < 0) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    result = Py_BuildValue("(ddd)", sums[0], sums[1], sums[2]);
+done:
+    PyBuffer_Release(&w);
+    PyBuffer_Release(&m);
+    PyBuffer_Release(&v);
+    PyBuffer_Release(&g);
+    if (have_t) PyBuffer_Release(&tb);
+    if (have_s) PyBuffer_Release(&sb);
+    if (have_g) PyBuffer_Release(&gb);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"offset_stencil", py_offset_stencil, METH_VARARGS,
      "offset_stencil(values, out, shape, shifts, threads) -> sum of |W − S_g W|."},
@@ -461,6 +866,9 @@ static PyMethodDef methods[] = {
      "abs_sign(values, out, threads) -> sum of |values|; out = sign(values) as int8."},
     {"sigmoid_sum", py_sigmoid_sum, METH_VARARGS,
      "sigmoid_sum(values, out, k, threads) -> sum of out; out = sigmoid(k * values) as float32."},
+    {"fused_adam", py_fused_adam, METH_VARARGS,
+     "fused_adam(w, m, v, g, shape, (alpha, c1, c2, eps), term, sign, sig, threads) -> "
+     "(term sum, sum |w|, sum sigmoid(k w)); Adam's update with the penalty buffers."},
     {NULL, NULL, 0, NULL},
 };
 

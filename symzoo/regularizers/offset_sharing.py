@@ -210,7 +210,14 @@ class OffsetSharing(Penalty):
         24.6M-weight MNIST-56 kernel, more than the stencil). The step reads
         both through `Penalty.gradient_from_buffer` and `value_from_buffer`."""
         self.validate(kernel.shape)
-        rank = len(kernel.shape)
+        return base.HOST_KERNELS.offset_stencil(
+            kernel, out, tuple(int(d) for d in kernel.shape), self.host_shifts(len(kernel.shape)),
+            radix_threads())
+
+    def host_shifts(self, rank):
+        """The generators as the C stencil takes them: per generator the
+        per-axis shift of the position its ahead term reads
+        (``ahead[i] = W[i + shift]``, cyclic)."""
         shifts = []
         for moves in self.generators(rank):
             if moves:
@@ -218,8 +225,7 @@ class OffsetSharing(Penalty):
                 for axis, shift in moves:  # ahead[i] = W[i − shift] (cyclic_shift)
                     ahead[axis] = -shift
                 shifts.append(tuple(ahead))
-        return base.HOST_KERNELS.offset_stencil(
-            kernel, out, tuple(int(d) for d in kernel.shape), shifts, radix_threads())
+        return shifts
 
     def terms(self, kernel):
         self.validate(kernel.shape)
