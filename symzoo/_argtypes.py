@@ -23,3 +23,25 @@ def parse_assignment(text):
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         value = raw
     return key, value
+
+
+def parse_sharing_schedule(text):
+    """``"0:10,2:30"`` → ``[[0, 10.0], [2, 30.0]]``: the sharing strength λ from
+    each 0-based epoch on (`symzoo.training.check_sharing_schedule`)."""
+    from symzoo import training
+
+    pairs = []
+    for item in text.split(","):
+        epoch, sep, strength = item.partition(":")
+        try:
+            if not sep:
+                raise ValueError
+            pairs.append((int(epoch), float(strength)))
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected EPOCH:STRENGTH[,EPOCH:STRENGTH...], e.g. 0:10,2:30, got {text!r}"
+            ) from None
+    try:
+        return training.check_sharing_schedule(pairs)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None

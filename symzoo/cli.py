@@ -3,6 +3,7 @@
     symzoo list
     symzoo train NAME [--epochs N] [--batch-size N] [--learning-rate LR]
                       [--lr-schedule {constant,cosine}]
+                      [--sharing-schedule EPOCH:LAM[,EPOCH:LAM...]]
                       [--seed S] [--data-seed S] [--out DIR] [--quick]
                       [--data-dir DIR] [--set KEY=VALUE ...]
                       [--dataset-set KEY=VALUE ...] [--no-resume]
@@ -196,6 +197,7 @@ def _cmd_train(args):
         resume=args.resume,
         data_dir=args.data_dir,
         lr_schedule=args.lr_schedule,
+        sharing_schedule=args.sharing_schedule,
     )
     paths = result["paths"]
     print(
@@ -318,6 +320,16 @@ def build_parser(delegate=None):
         choices=("constant", "cosine"),
         default=None,
         help="learning-rate schedule: constant (default) or per-epoch cosine decay to 0",
+    )
+    from symzoo._argtypes import parse_sharing_schedule
+
+    p.add_argument(
+        "--sharing-schedule",
+        type=parse_sharing_schedule,
+        default=None,
+        metavar="EPOCH:LAM[,EPOCH:LAM...]",
+        help="sharing strength λ from each 0-based epoch on (symzoo.training.SharingSchedule), "
+        "e.g. 0:10,2:30",
     )
     p.add_argument("--seed", type=_non_negative_int, default=0, help="training seed")
     p.add_argument("--data-seed", type=_non_negative_int, default=0, help="data seed")

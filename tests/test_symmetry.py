@@ -655,3 +655,36 @@ def test_finetune_keeps_the_original_and_can_start_from_scratch():
     with pytest.raises(ValueError, match="epochs"):
         extraction.finetune(compact, (x, y), epochs=0)
     del keras
+
+
+def test_orbit_cli_sharing_schedule_reaches_the_mlp_and_its_record(tmp_path, monkeypatch,
+                                                                   capsys):
+    """``--sharing-schedule`` sets the MLP's λ per epoch (logged by Keras as
+    ``sharing_strength``), is recorded in orbit.json, orbit.md and the command,
+    and a malformed one is a usage error."""
+    from symzoo import cli, training
+
+    monkeypatch.setattr(orbit, "QUICK_SIZES", (48, 8, 32))
+    seen = []
+    original = training.SharingSchedule.on_epoch_begin
+
+    def spy(self, epoch, logs=None):
+        original(self, epoch, logs)
+        seen.append([lay.sharing.strength for lay in training._sharing_layers(self.model)])
+
+    monkeypatch.setattr(training.SharingSchedule, "on_epoch_begin", spy)
+    out = tmp_path / "orbit"
+    argv = ["inspect", "blob1d_translation", "--orbit", "--quick", "--epochs", "2",
+            "--set", "lam=0.5", "--no-baseline", "--sharing-schedule", "0:0.5,1:7",
+            "--out", str(out)]
+    assert cli.main(argv) == 0
+    assert seen == [[0.5], [7.0]]
+    saved = json.loads((out / "orbit.json").read_text())
+    assert saved["sharing_schedule"] == [[0, 0.5], [1, 7.0]]
+    assert "--sharing-schedule 0:0.5,1:7" in saved["command"]
+    assert "0: 0.5, 1: 7" in (out / "orbit.md").read_text()
+    capsys.readouterr()
+    assert cli.main(argv[:-4] + ["--sharing-schedule", "1:2,0:3", "--out", str(out)]) == 2
+    assert "sharing_schedule" in capsys.readouterr().err
+    assert cli.main(argv[:-4] + ["--sharing-schedule", "0-2", "--out", str(out)]) == 2
+    assert "EPOCH:STRENGTH" in capsys.readouterr().err

@@ -399,3 +399,15 @@ def test_sharing_schedule_needs_a_sharing_penalty(tmp_path):
     with pytest.raises(ValueError, match="sharing penalty"):
         training.train("cnn1d", quick=True, epochs=1, verbose=0, out=tmp_path,
                        sharing_schedule=[(0, 1.0)])
+
+
+def test_train_cli_takes_a_sharing_schedule(tmp_path):
+    from symzoo import cli
+
+    out = tmp_path / "run"
+    argv = ["train", "blob2d_translation", "--quick", "--epochs", "2", "--set", "lam=0.1",
+            "--sharing-schedule", "0:0.1,1:3", "--out", str(out)]
+    assert cli.main(argv) == 0
+    results = json.loads(next(out.glob("results*.json")).read_text())
+    assert results["sharing_schedule"] == [[0, 0.1], [1, 3.0]]
+    assert [float(v) for v in results["history"]["sharing_strength"]] == [0.1, 3.0]

@@ -261,6 +261,7 @@ def orbit_generalization(
     lr_schedule=None,
     compact=False,
     export_dir=None,
+    sharing_schedule=None,
     finetune_epochs=0,
     finetune_lr=3e-3,
 ):
@@ -288,6 +289,10 @@ def orbit_generalization(
         lr_schedule: None / ``"constant"`` or ``"cosine"`` (the per-epoch decay
             of `symzoo.training.lr_at_epoch` from each model's learning rate),
             for every model trained.
+        sharing_schedule: None or ``[(epoch, λ), ...]``: the MLP's sharing
+            strength from each 0-based epoch on (`symzoo.training.SharingSchedule`;
+            the MLP needs a sharing penalty); recorded in the result and the
+            exported manifest.
         compact: also evaluate the compact model of
             `symzoo.symmetry.extraction.extract` (``<mlp>/compact``: the
             projected MLP's function with C·d(·d') parameters; its
@@ -344,6 +349,7 @@ def orbit_generalization(
     sizes = _validation.int_tuple("sizes", sizes, length=3)
     model_kwargs = dict(model_kwargs or {})
     lr_schedule = training._check_lr_schedule(lr_schedule)
+    sharing_schedule = training.check_sharing_schedule(sharing_schedule)
     finetune_epochs = _validation.non_negative_int("finetune_epochs", finetune_epochs)
     if finetune_epochs and not compact:
         raise ValueError(
@@ -383,6 +389,8 @@ def orbit_generalization(
             "learning_rate": model_kwargs.get(zoo_name, {}).get(
                 "learning_rate", models.spec(zoo_name).learning_rate),
             "lr_schedule": lr_schedule,
+            **({"sharing_schedule": sharing_schedule}
+               if sharing_schedule and zoo_name == mlp_name else {}),
             "batch_size": batch_size or models.spec(zoo_name).batch_size,
             "sizes": {"train": int(len(train[1])), "val": int(len(val[1]))},
             "test_metric": metric_key,
@@ -407,6 +415,8 @@ def orbit_generalization(
             callbacks.append(keras.callbacks.LearningRateScheduler(
                 lambda epoch, lr, base=base: training.lr_at_epoch(
                     lr_schedule, base, epoch, epochs)))
+        if zoo_name == mlp_name and sharing_schedule:
+            callbacks.append(training.SharingSchedule(sharing_schedule))  # raises without sharing
         t0 = time.time()
         model.fit(
             train[0],
@@ -477,6 +487,7 @@ def orbit_generalization(
         "test_counts": {"in_region": int(inside.sum()), "out_of_region": int((~inside).sum())},
         "models": results,
         "lr_schedule": lr_schedule,
+        **({"sharing_schedule": sharing_schedule} if sharing_schedule else {}),
         **({"exported": exported} if exported else {}),
         "seconds": time.time() - start,
         **extra,
@@ -493,7 +504,10 @@ def to_markdown(result):
         f"test positions uniform. {result['epochs']} epoch(s); "
         f"{result['sizes']['train']} training examples; test: "
         f"{result['test_counts']['in_region']} in region, "
-        f"{result['test_counts']['out_of_region']} out of region.",
+        f"{result['test_counts']['out_of_region']} out of region."
+        + ("" if not result.get("sharing_schedule") else
+           " The MLP's sharing strength λ by epoch (from each 0-based epoch on): "
+           + ", ".join(f"{e}: {v:g}" for e, v in result["sharing_schedule"]) + "."),
         "",
         f"| model | {key} in region | {key} out of region | {key} all | gap |",
         "|---|---|---|---|---|",

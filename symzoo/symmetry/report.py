@@ -545,6 +545,14 @@ def add_arguments(parser):
         "--lr-schedule", default=None, choices=("constant", "cosine"),
         help="--orbit: learning-rate schedule of every model trained (default constant)",
     )
+    from symzoo._argtypes import parse_sharing_schedule
+
+    parser.add_argument(
+        "--sharing-schedule", type=parse_sharing_schedule, default=None,
+        metavar="EPOCH:LAM[,EPOCH:LAM...]",
+        help="--orbit: the MLP's sharing strength λ from each 0-based epoch on "
+        "(symzoo.training.SharingSchedule), e.g. 0:10,2:30",
+    )
     parser.add_argument(
         "--compact", action="store_true",
         help="--orbit: also evaluate the MLP's compact (extracted) model",
@@ -584,6 +592,7 @@ def run(args):
             model_kwargs={orbit.PAIRS.get(args.model, (None, args.model))[1]: dict(args.set or [])},
             baseline=args.baseline,
             lr_schedule=args.lr_schedule,
+            sharing_schedule=args.sharing_schedule,
             compact=args.compact,
             export_dir=args.export_dir,
             finetune_epochs=args.finetune_epochs,
@@ -599,6 +608,8 @@ def run(args):
             + ([f"--sizes {' '.join(map(str, args.sizes))}"] if args.sizes else [])
             + ([f"--seed {args.seed}"] if args.seed else [])
             + ([f"--lr-schedule {args.lr_schedule}"] if args.lr_schedule else [])
+            + ([("--sharing-schedule " + ",".join(f"{e}:{v:g}" for e, v in args.sharing_schedule))]
+               if args.sharing_schedule else [])
             + (["--compact"] if args.compact else [])
             + ([f"--finetune-epochs {args.finetune_epochs} --finetune-lr {args.finetune_lr:g}"]
                if args.finetune_epochs else [])
