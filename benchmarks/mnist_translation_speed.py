@@ -996,12 +996,13 @@ def notes(figs, names):
            "step's overhead beyond the ranks is the kernel's copies to and from the "
            "host.",
            "- `evaluate` (each epoch's validation): the penalties depend on the weights "
-           "only, so on TensorFlow `SymzooModel.evaluate` computes their values once per "
-           "call, before the first batch, and its compiled test step reads them (row "
-           "\"`evaluate` ms/batch\"); Keras' test step computed them on every batch, "
+           "only, so `SymzooModel.evaluate` computes their values once per call, before "
+           "the first batch, and its compiled test step reads them (row \"`evaluate` "
+           "ms/batch\"; TensorFlow: from untracked scalar variables, JAX: as an "
+           "argument of the jitted step); Keras' test step computed them on every batch, "
            "which for `OffsetSharing` complete made the validation of MNIST-56 several "
-           "times slower than without a penalty. On JAX the test step still computes "
-           "them per batch.",
+           "times slower than without a penalty (the JAX column of this row before "
+           "JAX got the same, in this table's git history).",
            "- `OrbitSharing`: its exact prox runs as the kernel's constraint after Adam's "
            "update; it costs a Reynolds projection (28 + 28 slices and rolls to "
            "average, 28 + 28 to spread back) plus one more for the logged value.",

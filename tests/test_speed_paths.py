@@ -894,3 +894,56 @@ def test_host_update_only_for_a_plain_adam(monkeypatch):
         model = _host_update_model(None, None, True, optimizer)
         model.make_train_function()
         assert model._host_adam is None
+
+
+_JAX_EVALUATE_SCRIPT = r"""
+import numpy as np, keras, jax
+from symzoo.layers import ClassTranslationDense
+from symzoo.models.symzoo_model import SymzooModel
+from symzoo.regularizers import L1Sparsity, OffsetSharing
+
+keras.utils.set_random_seed(5)
+i = keras.Input((20, 20))
+s = ClassTranslationDense(4, strides=2, sharing=OffsetSharing(0.5, (1, 2), form="complete"),
+                          sparsity=L1Sparsity(1e-3), name="ctd")(i)
+model = SymzooModel(i, keras.layers.Softmax()(s))
+model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy",
+              metrics=["accuracy"])
+rng = np.random.default_rng(2)
+x = rng.random((40, 20, 20), dtype=np.float32); y = np.arange(40) % 4
+traces, logs = [], []
+for _ in range(2):
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    logs.append(model.evaluate(x, y, batch_size=8, verbose=0, return_dict=True))
+    traces.append(model._evaluation.function)
+assert traces[0] is traces[1]  # new weights: new values, the same traced step
+assert logs[0]["offset_sharing"] != logs[1]["offset_sharing"]
+reference = keras.Model.evaluate(model, x, y, batch_size=8, verbose=0, return_dict=True)
+assert set(logs[1]) == set(reference), (logs[1], reference)
+for key in reference:
+    np.testing.assert_allclose(logs[1][key], reference[key], rtol=1e-5, err_msg=key)
+assert reference["offset_sharing"] > 0
+again = model.evaluate(x, y, batch_size=8, verbose=0, return_dict=True)  # after Keras' own
+for key in reference:
+    np.testing.assert_allclose(again[key], reference[key], rtol=1e-5, err_msg=key)
+# The jitted step of `evaluate` holds no shifted copy of the kernel (Keras' does).
+state = model._get_jax_state(trainable_variables=True, non_trainable_variables=True,
+                             metrics_variables=True)
+data = (x[:8], y[:8], None)
+ev = model._evaluation
+ev.traced = {k: jax.numpy.float32(0) for k in ev.current}
+import re
+count_abs = lambda jaxpr: len(re.findall(r"= abs ", str(jaxpr)))  # nested jits included
+# A new function each time: jax caches the trace of one function object.
+ours = count_abs(jax.make_jaxpr(lambda s, d: model.test_step(s, d))(state, data))
+ev.traced = None
+plain = count_abs(jax.make_jaxpr(lambda s, d: model.test_step(s, d))(state, data))
+assert plain >= 2 and ours == 0, (plain, ours)  # |W - SW| per generator, |W|
+print("OK", keras.backend.backend())
+"""
+
+
+def test_jax_evaluate_computes_each_penalty_once(run_on_backend):
+    """JAX: `SymzooModel.evaluate` passes the penalty values computed once per
+    call to its jitted step; logs equal Keras' per-batch evaluation."""
+    run_on_backend(_JAX_EVALUATE_SCRIPT, "jax")

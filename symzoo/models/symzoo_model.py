@@ -92,49 +92,67 @@ class SymzooModel(keras.Model):
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  steps=None, callbacks=None, return_dict=False, **kwargs):
-        """Keras' ``evaluate``; on TensorFlow the penalty values are computed
-        once per call, not once per batch.
+        """Keras' ``evaluate``; on TensorFlow and JAX the penalty values are
+        computed once per call, not once per batch.
 
         The penalties depend on the weights only, which do not change while a
         model is evaluated, but Keras' test step computed each penalty's value
-        on every batch (JAX still does: row "`evaluate` ms/batch" of
-        ``benchmarks/results/mnist_translation_speed.md`` shows what that costs
-        for MNIST-56, every epoch's validation). Here the values are computed once, eagerly,
-        before the first batch, and the compiled test step of this call reads
-        them from untracked scalar variables: ``loss``, the penalty logs and
-        the progress bar read as before (tested). ``test_on_batch`` and the
-        other backends keep the per-batch computation.
+        on every batch (row "`evaluate` ms/batch" of
+        ``benchmarks/results/mnist_translation_speed.md`` shows what that cost
+        for MNIST-56, every epoch's validation). Here the values are computed
+        once, before the first batch (`_evaluated_value`), and the compiled
+        test step of this call reads them: on TensorFlow from untracked scalar
+        variables, on JAX as an argument of the jitted step (so new values need
+        no new trace). ``loss``, the penalty logs and the progress bar read as
+        before (tested). ``test_on_batch``, a step that runs eagerly or without
+        jit, a JAX distribution and the torch backend keep the per-batch
+        computation.
         """
         self._check_inputs(x)
         call = dict(batch_size=batch_size, verbose=verbose, sample_weight=sample_weight,
                     steps=steps, callbacks=callbacks, return_dict=return_dict, **kwargs)
-        if (keras.backend.backend() != "tensorflow" or not self._penalty_trackers
+        backend = keras.backend.backend()
+        if (backend not in ("tensorflow", "jax") or not self._penalty_trackers
                 or self.run_eagerly or not self.compiled):
             return super().evaluate(x, y, **call)
-        import tensorflow as tf
-        from keras import ops
+        if backend == "jax":
+            from keras.src.distribution import distribution_lib
 
+            if not self.jit_compile or distribution_lib.distribution() is not None:
+                return super().evaluate(x, y, **call)
         state = getattr(self, "_evaluation", None)
         if state is None:
             state = self._evaluation = _EvaluationState()
-        for layer, name, _ in self._penalty_trackers:
-            if not layer.built:
-                return super().evaluate(x, y, **call)
-            key = (id(layer), name)
-            if key not in state.values:
-                with tf.init_scope():
-                    state.values[key] = tf.Variable(0.0, trainable=False,
-                                                    name=f"{name}_evaluated")
-            state.values[key].assign(_evaluated_value(layer, name))
+        if not all(layer.built for layer, _, _ in self._penalty_trackers):
+            return super().evaluate(x, y, **call)
+        values = {(id(layer), name): _evaluated_value(layer, name)
+                  for layer, name, _ in self._penalty_trackers}
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            for key, value in values.items():
+                if key not in state.values:
+                    with tf.init_scope():
+                        state.values[key] = tf.Variable(0.0, trainable=False,
+                                                        name=f"{key[1]}_evaluated")
+                state.values[key].assign(value)
+        else:
+            import jax.numpy as jnp
+
+            state.current = {_value_key(key): jnp.asarray(v) for key, v in values.items()}
         own = self.test_function
         # Made again beside a new Keras test function or after a new compile
         # (optimizer, loss, metrics, jit).
         key = (own, self.optimizer, getattr(self, "_compile_loss", None),
                getattr(self, "_compile_metrics", None), self.jit_compile)
         if state.key is None or any(a is not b for a, b in zip(state.key, key)):
-            self.test_function = None
-            self.make_test_function()
-            state.function, state.key = self.test_function, key
+            if backend == "tensorflow":
+                self.test_function = None
+                self.make_test_function()
+                state.function = self.test_function
+            else:
+                state.function = self._jax_evaluation_function(state)
+            state.key = key
         self.test_function = state.function
         state.active = True
         try:
@@ -142,6 +160,23 @@ class SymzooModel(keras.Model):
         finally:
             state.active = False
             self.test_function = own
+
+    def _jax_evaluation_function(self, state):
+        """JAX: Keras' test function whose jitted step takes the penalty values
+        of the current `evaluate` call (``state.current``) as an argument;
+        `compute_loss` reads them while the step is traced."""
+        import jax
+
+        def step(variables, data, values):
+            state.traced = values
+            try:
+                return self.test_step(variables, data)
+            finally:
+                state.traced = None
+
+        compiled = jax.jit(step, donate_argnums=0)
+        return self._make_function(lambda variables, data: compiled(variables, data,
+                                                                     state.current))
 
     def predict(self, x, *args, **kwargs):
         self._check_inputs(x)
@@ -483,7 +518,9 @@ class SymzooModel(keras.Model):
                 value = layer.penalty_values(losses).get(name)
             else:
                 state = getattr(self, "_evaluation", None)
-                if not training and state is not None and state.active:
+                if not training and state is not None and state.traced is not None:
+                    value = state.traced[_value_key((id(layer), name))]  # JAX `evaluate`
+                elif not training and state is not None and state.active:
                     value = state.values[(id(layer), name)].read_value()  # `evaluate`
                 else:
                     value = layer.penalty_value(name, training=training)
@@ -518,12 +555,21 @@ def _evaluated_value(layer, name):
     return ops.convert_to_numpy(value).astype("float32")
 
 
+def _value_key(key):
+    """``(id(layer), name)`` as the string key of a JAX argument's dict."""
+    return f"{key[0]}/{key[1]}"
+
+
 class _EvaluationState:
-    """Untracked: `SymzooModel.evaluate`'s penalty values (scalar variables)
-    and its test function (traced while ``active``)."""
+    """Untracked: `SymzooModel.evaluate`'s penalty values (TensorFlow: scalar
+    variables, read while ``active``; JAX: ``current``, the arrays passed to
+    the step, and ``traced``, their tracers while the step is traced) and its
+    test function."""
 
     def __init__(self):
         self.values = {}
+        self.current = {}
+        self.traced = None
         self.function = None
         self.key = None  # what `function` was made for (see `SymzooModel.evaluate`)
         self.active = False
