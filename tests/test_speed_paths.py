@@ -947,3 +947,35 @@ def test_jax_evaluate_computes_each_penalty_once(run_on_backend):
     """JAX: `SymzooModel.evaluate` passes the penalty values computed once per
     call to its jitted step; logs equal Keras' per-batch evaluation."""
     run_on_backend(_JAX_EVALUATE_SCRIPT, "jax")
+
+
+def test_evaluate_after_a_host_update_reads_its_buffers(monkeypatch):
+    """After the fused host update, `evaluate` takes the penalty values from
+    the buffers it wrote (no pass over the kernel), and recomputes them once
+    the kernel was set since; both equal Keras' per-batch evaluation."""
+    from symzoo.layers import base
+    from symzoo.models import host_adam, symzoo_model
+
+    if host_adam._fused_kernels() is None:
+        pytest.skip("the C extension did not compile")
+    monkeypatch.setattr(base, "GRADIENT_SINK_MIN_SIZE", 1)
+    model = _host_update_model(OffsetSharing(0.5, (1, 2), form="complete"),
+                               SigmoidSparsity(1e-3, 10.0), True)
+    rng = np.random.default_rng(4)
+    x = rng.random((16, 20, 20), dtype=np.float32)
+    y = np.arange(16) % 4
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    passes = []
+    original = symzoo_model._evaluated_value
+    monkeypatch.setattr(symzoo_model, "_evaluated_value",
+                        lambda *a: passes.append(a) or original(*a))
+    for changed in (False, True):
+        if changed:
+            layer = model.get_layer("ctd")
+            layer.kernel.assign(layer.kernel.numpy() * 1.5)
+        fast = model.evaluate(x, y, batch_size=8, verbose=0, return_dict=True)
+        reference = keras.Model.evaluate(model, x, y, batch_size=8, verbose=0,
+                                         return_dict=True)
+        for key in reference:
+            np.testing.assert_allclose(fast[key], reference[key], rtol=1e-5, err_msg=key)
+        assert len(passes) == (2 if changed else 0)  # two penalties, once each

@@ -149,6 +149,23 @@ class HostAdam:
         for layer, _ in self.plans:
             _watch_writes(layer.kernel, lambda key=id(layer): self._fresh.pop(key, None))
 
+    def buffered_value(self, layer, name):
+        """Penalty `name` of `layer` from the buffers the last `after_step`
+        wrote (for ``evaluate``, a float32 numpy scalar), or None where they may
+        not be the current kernel's (a write since, or none yet)."""
+        from keras import ops
+
+        if id(layer) not in self._fresh:
+            return None
+        for layer_, plan in self.plans:
+            if layer_ is layer:
+                for _, penalty_name, penalty in plan:
+                    if penalty_name == name:
+                        buffer = layer._host_state.buffers[name]
+                        value = penalty.value_from_buffer(layer.kernel, buffer)
+                        return ops.convert_to_numpy(value).astype("float32")
+        return None
+
     def invalidate(self):
         """The kernels may have changed: write their buffers afresh before the next step."""
         self._fresh.clear()

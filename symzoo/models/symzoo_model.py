@@ -125,8 +125,13 @@ class SymzooModel(keras.Model):
             state = self._evaluation = _EvaluationState()
         if not all(layer.built for layer, _, _ in self._penalty_trackers):
             return super().evaluate(x, y, **call)
-        values = {(id(layer), name): _evaluated_value(layer, name)
-                  for layer, name, _ in self._penalty_trackers}
+        # After a fused host update the buffers already hold the current
+        # kernel's values (`HostAdam.buffered_value`): no pass at all.
+        host = getattr(self, "_host_adam", None)
+        values = {}
+        for layer, name, _ in self._penalty_trackers:
+            value = None if host is None else host.buffered_value(layer, name)
+            values[(id(layer), name)] = _evaluated_value(layer, name) if value is None else value
         if backend == "tensorflow":
             import tensorflow as tf
 
