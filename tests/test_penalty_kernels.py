@@ -38,9 +38,17 @@ CASES = [
 ]
 
 
+@pytest.fixture(params=["avx2", "c"])
+def stencil_loop(request):
+    """Each stencil test with the AVX2 loop (where the CPU has it) and the C loop."""
+    was = KERNELS.use_avx2(request.param == "avx2")
+    yield request.param
+    KERNELS.use_avx2(bool(was))
+
+
 @pytest.mark.parametrize("shape,shifts", CASES)
 @pytest.mark.parametrize("threads", [1, 2, 3])
-def test_stencil_matches_numpy_with_ties(shape, shifts, threads):
+def test_stencil_matches_numpy_with_ties(shape, shifts, threads, stencil_loop):
     rng = np.random.default_rng(len(shape) + threads)
     w = rng.integers(-3, 4, shape).astype(np.float32)  # many exact ties (sign 0)
     w[w == 2] = rng.normal(size=int((w == 2).sum()))
@@ -66,7 +74,7 @@ def test_write_host_buffer_is_the_term_gradient_and_terms(form):
         float(penalty(w)), rel=1e-5)
 
 
-def test_nan_weight_makes_the_value_nan():
+def test_nan_weight_makes_the_value_nan(stencil_loop):
     w = np.zeros((2, 4, 6), np.float32)
     w[1, 2, 3] = np.nan
     out = np.empty(w.shape, np.int8)
@@ -200,7 +208,7 @@ FUSED_CASES = CASES[:-1] + [((3, 6, 6, 8, 40), [(0, 1, 1, 2, 27)]),  # > N/2, > 
 @pytest.mark.parametrize("shape,shifts", FUSED_CASES)
 @pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("parts", ["none", "term", "term+sign", "term+sig", "sign", "sig"])
-def test_fused_adam_is_adam_then_the_next_buffers(shape, shifts, threads, parts):
+def test_fused_adam_is_adam_then_the_next_buffers(shape, shifts, threads, parts, stencil_loop):
     """`fused_adam` (the fused host update, `symzoo.models.host_adam`) is Keras'
     Adam with the penalties' gradients read from their buffers, and leaves in
     the buffers what their own host passes write from the new weights (the

@@ -925,7 +925,27 @@ done:
     return result;
 }
 
+/* use_avx2(flag) -> whether the AVX2 stencil loop was on: switches it (off: the
+ * C loop and its compiler clones, for the tests that compare both); on by
+ * default where the CPU has AVX2. None where it was not built in. */
+static PyObject *py_use_avx2(PyObject *self, PyObject *args) {
+    (void)self;
+    int flag;
+    if (!PyArg_ParseTuple(args, "p", &flag)) return NULL;
+#ifdef HAVE_AVX2_STRETCH
+    if (avx2_stretch_ok < 0) avx2_stretch_ok = __builtin_cpu_supports("avx2") ? 1 : 0;
+    int was = avx2_stretch_ok;
+    avx2_stretch_ok = flag && __builtin_cpu_supports("avx2");
+    return PyBool_FromLong(was);
+#else
+    (void)flag;
+    Py_RETURN_NONE;
+#endif
+}
+
 static PyMethodDef methods[] = {
+    {"use_avx2", py_use_avx2, METH_VARARGS,
+     "use_avx2(flag) -> whether the AVX2 stencil loop was on; switches it (for tests)."},
     {"offset_stencil", py_offset_stencil, METH_VARARGS,
      "offset_stencil(values, out, shape, shifts, threads) -> sum of |W − S_g W|."},
     {"abs_sign", py_abs_sign, METH_VARARGS,
