@@ -808,6 +808,18 @@ def test_evaluate_computes_each_penalty_once_and_logs_as_per_batch():
     assert set(again) == set(reference) and "offset_sharing" in again
 
 
+@pytest.fixture
+def small_sinks(monkeypatch):
+    """Gradient sinks, hence the fused host update, for the tests' small kernels
+    (skipped where the C extension did not compile)."""
+    from symzoo.layers import base
+    from symzoo.models import host_adam
+
+    if host_adam._fused_kernels() is None:
+        pytest.skip("the C extension did not compile")
+    monkeypatch.setattr(base, "GRADIENT_SINK_MIN_SIZE", 1)
+
+
 def _host_update_model(sharing, sparsity, host_update, optimizer=None, seed=3):
     keras.utils.set_random_seed(seed)
     inputs = keras.Input(shape=(20, 20))
@@ -827,17 +839,11 @@ def _host_update_model(sharing, sparsity, host_update, optimizer=None, seed=3):
     (OffsetSharing(0.5, (2, 3), form="complete", reduction="mean"), SigmoidSparsity(1e-3, 10.0)),
     (None, SigmoidSparsity(1e-3, 10.0)),
 ])
-def test_host_update_trains_as_xla_adam(sharing, sparsity, monkeypatch):
+def test_host_update_trains_as_xla_adam(sharing, sparsity, small_sinks):
     """The fused host update (`symzoo.models.host_adam`: Adam's update of the
     kernel on the host, writing the penalties' next buffers) follows the
     trajectory of XLA's update in the step, loss and penalty logs included,
     under a learning-rate schedule too."""
-    from symzoo.layers import base
-    from symzoo.models import host_adam
-
-    if host_adam._fused_kernels() is None:
-        pytest.skip("the C extension did not compile")
-    monkeypatch.setattr(base, "GRADIENT_SINK_MIN_SIZE", 1)
     rng = np.random.default_rng(0)
     x = rng.random((48, 20, 20), dtype=np.float32)
     y = np.arange(48) % 4
@@ -858,15 +864,9 @@ def test_host_update_trains_as_xla_adam(sharing, sparsity, monkeypatch):
         np.testing.assert_allclose(h1[key], h0[key], rtol=1e-4, atol=1e-6)
 
 
-def test_host_update_sees_writes_to_the_kernel_between_steps(monkeypatch):
+def test_host_update_sees_writes_to_the_kernel_between_steps(small_sinks):
     """A kernel set between steps (``set_weights``) gets its penalty buffers
     written afresh: the next step's gradient is the one at the new weights."""
-    from symzoo.layers import base
-    from symzoo.models import host_adam
-
-    if host_adam._fused_kernels() is None:
-        pytest.skip("the C extension did not compile")
-    monkeypatch.setattr(base, "GRADIENT_SINK_MIN_SIZE", 1)
     rng = np.random.default_rng(1)
     x = rng.random((8, 20, 20), dtype=np.float32)
     y = np.arange(8) % 4
@@ -885,10 +885,10 @@ def test_host_update_sees_writes_to_the_kernel_between_steps(monkeypatch):
     np.testing.assert_allclose(kernels[1], kernels[0], rtol=1e-4, atol=1e-6)
 
 
-def test_host_update_only_for_a_plain_adam(monkeypatch):
-    from symzoo.layers import base
-
-    monkeypatch.setattr(base, "GRADIENT_SINK_MIN_SIZE", 1)
+def test_host_update_only_for_a_plain_adam(small_sinks):
+    model = _host_update_model(None, None, True, keras.optimizers.Adam(1e-2))
+    model.make_train_function()
+    assert model._host_adam is not None
     for optimizer in (keras.optimizers.Adam(1e-2, clipnorm=1.0), keras.optimizers.AdamW(1e-2),
                       keras.optimizers.SGD(1e-2), keras.optimizers.Adam(1e-2, amsgrad=True)):
         model = _host_update_model(None, None, True, optimizer)
@@ -949,16 +949,12 @@ def test_jax_evaluate_computes_each_penalty_once(run_on_backend):
     run_on_backend(_JAX_EVALUATE_SCRIPT, "jax")
 
 
-def test_evaluate_after_a_host_update_reads_its_buffers(monkeypatch):
+def test_evaluate_after_a_host_update_reads_its_buffers(small_sinks, monkeypatch):
     """After the fused host update, `evaluate` takes the penalty values from
     the buffers it wrote (no pass over the kernel), and recomputes them once
     the kernel was set since; both equal Keras' per-batch evaluation."""
-    from symzoo.layers import base
-    from symzoo.models import host_adam, symzoo_model
+    from symzoo.models import symzoo_model
 
-    if host_adam._fused_kernels() is None:
-        pytest.skip("the C extension did not compile")
-    monkeypatch.setattr(base, "GRADIENT_SINK_MIN_SIZE", 1)
     model = _host_update_model(OffsetSharing(0.5, (1, 2), form="complete"),
                                SigmoidSparsity(1e-3, 10.0), True)
     rng = np.random.default_rng(4)

@@ -1,5 +1,7 @@
 """SymzooModel: a functional keras.Model that logs each penalty under its name."""
 
+import contextlib
+
 import keras
 
 from symzoo.layers.base import PenalizedLayer, _host_buffered
@@ -253,15 +255,8 @@ class SymzooModel(keras.Model):
             optimizer.iterations.assign_add(1)  # Keras' apply returns early on no gradients
             return None
 
-        optimizer.apply_gradients = apply_gradients
-        for layer in layers:
-            layer._defer_penalty_gradient = True
-        try:
+        with _tracing_with(optimizer, apply_gradients, layers):
             return super().train_step(*args, **kwargs)
-        finally:
-            del optimizer.apply_gradients
-            for layer in layers:
-                layer._defer_penalty_gradient = False
 
     def train_step(self, *args, **kwargs):
         """Keras' step; on TensorFlow with `optimizer_jit_compile` its
@@ -310,16 +305,8 @@ class SymzooModel(keras.Model):
                 self._xla_update = (ids, tf.function(update, jit_compile=True))
             return self._xla_update[1](list(grads))
 
-        # Only while this step is traced: the optimizer and layers are left as they were.
-        optimizer.apply_gradients = apply_gradients
-        for layer in layers:
-            layer._defer_penalty_gradient = True
-        try:
+        with _tracing_with(optimizer, apply_gradients, layers):
             return super().train_step(*args, **kwargs)
-        finally:
-            del optimizer.apply_gradients
-            for layer in layers:
-                layer._defer_penalty_gradient = False
 
     def make_train_function(self, force=False):
         """Keras' train function, after binding the optimizer to the symzoo
@@ -558,6 +545,24 @@ def _evaluated_value(layer, name):
     else:
         value = layer.penalty_value(name)
     return ops.convert_to_numpy(value).astype("float32")
+
+
+@contextlib.contextmanager
+def _tracing_with(optimizer, apply_gradients, layers):
+    """While a TensorFlow train step is traced: the optimizer's
+    ``apply_gradients`` replaced by `apply_gradients`, and the `layers` leaving
+    their penalty gradients out of the backward pass
+    (``_defer_penalty_gradient``); the optimizer and layers are left as they
+    were afterwards."""
+    optimizer.apply_gradients = apply_gradients
+    for layer in layers:
+        layer._defer_penalty_gradient = True
+    try:
+        yield
+    finally:
+        del optimizer.apply_gradients
+        for layer in layers:
+            layer._defer_penalty_gradient = False
 
 
 def _value_key(key):

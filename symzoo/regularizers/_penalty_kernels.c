@@ -686,6 +686,58 @@ static int read_sizes(PyObject *seq, const char *name, Py_ssize_t *dst, Py_ssize
     return 0;
 }
 
+/* st's rank, shape and strides from the sequence `shape`; returns the number
+ * of values, or −1 with a ValueError set. */
+static Py_ssize_t read_shape(PyObject *shape, stencil_t *st) {
+    Py_ssize_t rank = PySequence_Size(shape);
+    if (rank < 1 || rank > MAX_RANK) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_ValueError,
+                     "Expected `shape` to have 1 to %d axes. Received: %zd.", MAX_RANK, rank);
+        return -1;
+    }
+    st->rank = (int)rank;
+    if (read_sizes(shape, "shape", st->shape, rank) < 0) return -1;
+    Py_ssize_t n = 1;
+    for (int a = (int)rank - 1; a >= 0; a--) {
+        if (st->shape[a] < 1) {
+            PyErr_Format(PyExc_ValueError,
+                         "Expected `shape` to be positive. Received: axis %d of size %zd.",
+                         a, st->shape[a]);
+            return -1;
+        }
+        st->stride[a] = n;
+        n *= st->shape[a];
+    }
+    return n;
+}
+
+/* st's generators from the sequence `shifts` (each reduced into [0, shape));
+ * returns 0, or −1 with a ValueError set. */
+static int read_shifts(PyObject *shifts, stencil_t *st) {
+    Py_ssize_t G = PySequence_Size(shifts);
+    if (G < 0 || G > MAX_GENERATORS) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_ValueError,
+                     "Expected `shifts` to list at most %d generators. Received: %zd.",
+                     MAX_GENERATORS, G);
+        return -1;
+    }
+    st->generators = (int)G;
+    for (Py_ssize_t g = 0; g < G; g++) {
+        PyObject *item = PySequence_GetItem(shifts, g);
+        if (item == NULL) return -1;
+        int bad = read_sizes(item, "shifts[g]", st->shift[g], st->rank);
+        Py_DECREF(item);
+        if (bad < 0) return -1;
+        for (int a = 0; a < st->rank; a++) {
+            Py_ssize_t v = st->shift[g][a] % st->shape[a];
+            st->shift[g][a] = v < 0 ? v + st->shape[a] : v;
+        }
+    }
+    return 0;
+}
+
 static PyObject *py_offset_stencil(PyObject *self, PyObject *args) {
     Py_buffer values, out;
     PyObject *shape, *shifts;
@@ -695,52 +747,16 @@ static PyObject *py_offset_stencil(PyObject *self, PyObject *args) {
     PyObject *result = NULL;
     stencil_t st;
     memset(&st, 0, sizeof(st));
-    Py_ssize_t rank = PySequence_Size(shape);
-    if (rank < 1 || rank > MAX_RANK) {
-        PyErr_Clear();
-        PyErr_Format(PyExc_ValueError,
-                     "Expected `shape` to have 1 to %d axes. Received: %zd.", MAX_RANK, rank);
-        goto done;
-    }
-    st.rank = (int)rank;
-    if (read_sizes(shape, "shape", st.shape, rank) < 0) goto done;
-    Py_ssize_t n = 1;
-    for (int a = (int)rank - 1; a >= 0; a--) {
-        if (st.shape[a] < 1) {
-            PyErr_Format(PyExc_ValueError,
-                         "Expected `shape` to be positive. Received: axis %d of size %zd.",
-                         a, st.shape[a]);
-            goto done;
-        }
-        st.stride[a] = n;
-        n *= st.shape[a];
-    }
+    const Py_ssize_t n = read_shape(shape, &st);
+    if (n < 0) goto done;
+    const Py_ssize_t rank = st.rank;
     if (values.len != n * 4 || out.len != n) {
         PyErr_Format(PyExc_ValueError,
                      "Expected `values` to hold %zd float32 values and `out` %zd int8 "
                      "values. Received: %zd and %zd bytes.", n, n, values.len, out.len);
         goto done;
     }
-    Py_ssize_t G = PySequence_Size(shifts);
-    if (G < 0 || G > MAX_GENERATORS) {
-        PyErr_Clear();
-        PyErr_Format(PyExc_ValueError,
-                     "Expected `shifts` to list at most %d generators. Received: %zd.",
-                     MAX_GENERATORS, G);
-        goto done;
-    }
-    st.generators = (int)G;
-    for (Py_ssize_t g = 0; g < G; g++) {
-        PyObject *item = PySequence_GetItem(shifts, g);
-        if (item == NULL) goto done;
-        int bad = read_sizes(item, "shifts[g]", st.shift[g], rank);
-        Py_DECREF(item);
-        if (bad < 0) goto done;
-        for (int a = 0; a < rank; a++) {
-            Py_ssize_t s = st.shift[g][a] % st.shape[a];
-            st.shift[g][a] = s < 0 ? s + st.shape[a] : s;
-        }
-    }
+    if (read_shifts(shifts, &st) < 0) goto done;
     if (threads < 1) {
         PyErr_Format(PyExc_ValueError,
                      "Expected `threads` to be a positive integer. Received: threads=%d", threads);
@@ -833,26 +849,9 @@ static PyObject *py_fused_adam(PyObject *self, PyObject *args) {
         if (!PyArg_ParseTuple(sig, "w*ff", &gb, &f.sig_coef, &f.k)) goto done;
         have_g = 1;
     }
-    Py_ssize_t rank = PySequence_Size(shape);
-    if (rank < 1 || rank > MAX_RANK) {
-        PyErr_Clear();
-        PyErr_Format(PyExc_ValueError,
-                     "Expected `shape` to have 1 to %d axes. Received: %zd.", MAX_RANK, rank);
-        goto done;
-    }
-    f.st.rank = (int)rank;
-    if (read_sizes(shape, "shape", f.st.shape, rank) < 0) goto done;
-    Py_ssize_t n = 1;
-    for (int a = (int)rank - 1; a >= 0; a--) {
-        if (f.st.shape[a] < 1) {
-            PyErr_Format(PyExc_ValueError,
-                         "Expected `shape` to be positive. Received: axis %d of size %zd.",
-                         a, f.st.shape[a]);
-            goto done;
-        }
-        f.st.stride[a] = n;
-        n *= f.st.shape[a];
-    }
+    const Py_ssize_t n = read_shape(shape, &f.st);
+    if (n < 0) goto done;
+    const Py_ssize_t rank = f.st.rank;
     if (w.len != n * 4 || m.len != n * 4 || v.len != n * 4 || g.len != n * 4 ||
         (have_t && tb.len != n) || (have_s && sb.len != n) || (have_g && gb.len != n * 4)) {
         PyErr_Format(PyExc_ValueError,
@@ -867,26 +866,7 @@ static PyObject *py_fused_adam(PyObject *self, PyObject *args) {
         goto done;
     }
     if (have_t) {
-        Py_ssize_t G = PySequence_Size(shifts);
-        if (G < 0 || G > MAX_GENERATORS) {
-            PyErr_Clear();
-            PyErr_Format(PyExc_ValueError,
-                         "Expected `shifts` to list at most %d generators. Received: %zd.",
-                         MAX_GENERATORS, G);
-            goto done;
-        }
-        f.st.generators = (int)G;
-        for (Py_ssize_t k = 0; k < G; k++) {
-            PyObject *item = PySequence_GetItem(shifts, k);
-            if (item == NULL) goto done;
-            int bad = read_sizes(item, "shifts[g]", f.st.shift[k], rank);
-            Py_DECREF(item);
-            if (bad < 0) goto done;
-            for (int a = 0; a < rank; a++) {
-                Py_ssize_t s = f.st.shift[k][a] % f.st.shape[a];
-                f.st.shift[k][a] = s < 0 ? s + f.st.shape[a] : s;
-            }
-        }
+        if (read_shifts(shifts, &f.st) < 0) goto done;
         f.term = (int8_t *)tb.buf;
     }
     f.w = (float *)w.buf;
