@@ -201,6 +201,9 @@ EXPERIMENTS = (
     _complete_schedule_row(
         "mnist_complete_long_lam10to30_early", 2,
         "the schedule above with the stronger λ after two epochs"),
+    _complete_schedule_row(
+        "mnist_complete_long_lam10to30_first", 1,
+        "the schedule above with the stronger λ after one epoch"),
     Experiment("mnist_search_best_long", "mnist_translation",
                "MLP, (2, 2) diagonal, λ=0.72, lr 0.044, 8 epochs, cosine lr", "accuracy", None,
                {"offsets": (2, 2), "lam": 0.7155, "sharing_form": "diagonal"},
