@@ -512,8 +512,12 @@ class SymzooModel(keras.Model):
                 state = getattr(self, "_evaluation", None)
                 if not training and state is not None and state.traced is not None:
                     value = state.traced[_value_key((id(layer), name))]  # JAX `evaluate`
-                elif not training and state is not None and state.active:
-                    value = state.values[(id(layer), name)].read_value()  # `evaluate`
+                elif (not training and state is not None and state.active
+                      and (id(layer), name) in state.values):
+                    # TensorFlow `evaluate`; any other trace while `active` (seen on
+                    # JAX in the tuner's evaluate_best, whose values are not variables)
+                    # computes the value below
+                    value = state.values[(id(layer), name)].read_value()
                 else:
                     value = layer.penalty_value(name, training=training)
                 total = ops.add(total, ops.cast(value, total.dtype))
